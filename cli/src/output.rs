@@ -1,0 +1,40 @@
+//! Formatting decisions for people and for machines.
+
+use std::fmt::Write as _;
+
+use tollgate_engine::{Decision, Tier};
+
+/// One line with the tier, then why.
+pub fn decision_text(d: &Decision) -> String {
+    let mut out = String::new();
+    let headline = match d.tier {
+        Tier::Auto => "auto: allowed with no human approval".to_string(),
+        Tier::Single => "single: allowed once 1 human approves".to_string(),
+        Tier::Dual => "dual: allowed once 2 distinct humans approve".to_string(),
+        Tier::Deny => "deny: not allowed".to_string(),
+    };
+    let _ = writeln!(out, "{headline}");
+    if d.determining.is_empty() && d.tier == Tier::Deny {
+        let _ = writeln!(out, "  no permit matches this request");
+    }
+    for p in &d.determining {
+        let role = match (p.effect.as_str(), p.tier) {
+            ("permit", t) => format!("permit ({t})"),
+            (_, Tier::Deny) => "forbid".to_string(),
+            (_, t) => format!("gate ({t})"),
+        };
+        let _ = write!(out, "  {role} {} at {}", p.id, p.source);
+        if let Some(reason) = &p.reason {
+            let _ = write!(out, ": {reason}");
+        }
+        if !p.controls.is_empty() {
+            let _ = write!(out, " [{}]", p.controls.join(", "));
+        }
+        out.push('\n');
+    }
+    for e in &d.errors {
+        let _ = writeln!(out, "  error in {}: {} (counted fail-closed)", e.policy, e.message);
+    }
+    let _ = writeln!(out, "  request {}\n  policy set {}", d.request, d.policy_set);
+    out
+}

@@ -1,0 +1,104 @@
+//! Reading a pack and its companion files from disk (feature `fs`; absent on wasm32).
+
+use std::path::{Path, PathBuf};
+
+use crate::source::{PackSource, SourceFile};
+
+/// A file or folder that could not be read.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// An I/O error on a path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The policies folder holds no `.cedar` files: almost certainly a wrong `--policies`.
+    #[error("{0}: no .cedar policy files found")]
+    #[diagnostic(help("point --policies at the folder that holds your .cedar files"))]
+    NoPolicies(PathBuf),
+    /// The schema path holds no schema files.
+    #[error("{0}: no .cedarschema (or .cedarschema.json) files found")]
+    NoSchema(PathBuf),
+    /// A file is not UTF-8.
+    #[error("{0}: not valid UTF-8")]
+    NotUtf8(PathBuf),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReadError + '_ {
+    move |source| ReadError::Io { path: path.to_path_buf(), source }
+}
+
+/// Reads a UTF-8 text file.
+pub fn read_text(path: &Path) -> Result<String, ReadError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8(path.to_path_buf()))
+}
+
+/// Every file under `root` (recursively, skipping hidden entries) whose name satisfies `keep`,
+/// named relative to `root` with `/` separators, sorted.
+fn collect(root: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<SourceFile>, ReadError> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let entry = entry.map_err(io(&dir))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type().map_err(io(&path))?;
+            if kind.is_dir() {
+                stack.push(path);
+            } else if keep(&name) {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.push(SourceFile::new(rel, read_text(&path)?));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn is_schema_file(name: &str) -> bool {
+    name.ends_with(".cedarschema") || name.ends_with(".cedarschema.json")
+}
+
+/// Reads every `*.cedar` file under `policies` and the schema at `schema`: a file, or a folder
+/// whose `*.cedarschema` / `*.cedarschema.json` files are all read. `None` means no schema.
+pub fn read_pack(policies: &Path, schema: Option<&Path>) -> Result<PackSource, ReadError> {
+    let files = collect(policies, &|n| n.ends_with(".cedar"))?;
+    if files.is_empty() {
+        return Err(ReadError::NoPolicies(policies.to_path_buf()));
+    }
+    let schemas = match schema {
+        None => Vec::new(),
+        Some(path) => read_schema(path)?,
+    };
+    Ok(PackSource { policies: files, schemas })
+}
+
+/// Reads schema files from a file or folder path.
+pub fn read_schema(path: &Path) -> Result<Vec<SourceFile>, ReadError> {
+    let meta = std::fs::metadata(path).map_err(io(path))?;
+    let files = if meta.is_dir() {
+        collect(path, &is_schema_file)?
+    } else {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        vec![SourceFile::new(name, read_text(path)?)]
+    };
+    if files.is_empty() {
+        return Err(ReadError::NoSchema(path.to_path_buf()));
+    }
+    Ok(files)
+}

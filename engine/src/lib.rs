@@ -1,0 +1,46 @@
+//! tollgate's policy engine: decides whether an action an AI agent proposes runs automatically,
+//! needs one human approval, needs two (dual control), or is denied — on plain Cedar policies
+//! annotated with `@tier`.
+//!
+//! ```no_run
+//! use tollgate_engine::{Pack, PackSource, ProposedAction, SourceFile, Timestamp};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let pack = Pack::load(PackSource {
+//!     policies: vec![SourceFile::new("deploy.cedar", r#"@tier("auto") permit(principal, action, resource);"#)],
+//!     schemas: vec![],
+//! })?;
+//! let request = ProposedAction::from_json_str(
+//!     r#"{"principal": "Agent::\"bot\"", "action": "Action::\"summarize\"", "resource": "Doc::\"d\""}"#,
+//! )?;
+//! let decision = pack.decide(&request, &pack.no_entities(), "2026-06-01T12:00:00Z".parse::<Timestamp>()?)?;
+//! assert_eq!(decision.tier.as_str(), "auto");
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+// Nothing in the engine may panic on input: tests are exempt through clippy.toml.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod canonical;
+mod decide;
+mod pack;
+mod request;
+mod schema;
+mod source;
+mod tier;
+mod timestamp;
+
+pub use canonical::{BadDigest, NonIntegerNumber, Sha256Digest, to_canonical_json};
+pub use decide::{Decision, DeterminingPolicy, InputError, NOW, PolicyError, PreparedEntities};
+pub use pack::{LoadError, Pack, PolicyId, PolicyInfo, pack_hash};
+pub use request::{EntityRef, ProposedAction, RequestError};
+pub use schema::{EXPANSION_ANNOTATION, HUMAN_ANNOTATION, PackSchema};
+pub use source::{LineCol, PackSource, SourceDiagnostic, SourceFile, line_col};
+pub use tier::{Effect, InvalidTier, PolicyRole, Tier, UnknownTier};
+pub use timestamp::{BadTimestamp, Timestamp};
+
+/// Reading packs and files from disk.
+#[cfg(feature = "fs")]
+pub mod fs;
+/// Policy test cases (YAML) and their runner.
+pub mod testcase;
