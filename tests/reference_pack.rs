@@ -35,7 +35,12 @@ fn every_reference_case_passes_and_covers_the_pack() {
             if result.passed() {
                 passed += 1;
             } else {
-                failures.push(format!("{} / {}: {:?}", rel(path), result.name, result.failures));
+                failures.push(format!(
+                    "{} / {}: {:?}",
+                    rel(path),
+                    result.name,
+                    result.failures
+                ));
             }
             match &result.actual {
                 Ok(d) => {
@@ -46,13 +51,24 @@ fn every_reference_case_passes_and_covers_the_pack() {
             }
         }
     }
-    assert!(failures.is_empty(), "failing cases:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "failing cases:\n{}",
+        failures.join("\n")
+    );
     assert!(passed >= 30, "only {passed} cases");
     assert!(errors_expected >= 3, "input-error cases: {errors_expected}");
-    assert_eq!(tiers, Tier::ALL.into_iter().collect::<BTreeSet<_>>(), "every tier is exercised");
+    assert_eq!(
+        tiers,
+        Tier::ALL.into_iter().collect::<BTreeSet<_>>(),
+        "every tier is exercised"
+    );
     let all: BTreeSet<String> = pack.policies().iter().map(|p| p.id().to_string()).collect();
     let never: Vec<&String> = all.difference(&determined).collect();
-    assert!(never.is_empty(), "policies that never determine a case: {never:?}");
+    assert!(
+        never.is_empty(),
+        "policies that never determine a case: {never:?}"
+    );
 }
 
 #[test]
@@ -74,7 +90,11 @@ fn schema_annotations_are_read() {
     let schema = pack.schema().unwrap();
     assert!(schema.is_human_type("Human"));
     assert!(!schema.is_human_type("Agent"));
-    let expanding: Vec<&str> = schema.expansion_actions().keys().map(String::as_str).collect();
+    let expanding: Vec<&str> = schema
+        .expansion_actions()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         expanding,
         [

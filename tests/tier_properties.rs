@@ -6,10 +6,14 @@
 
 use std::collections::BTreeSet;
 
-use cedar_policy::{Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request};
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request,
+};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use tollgate_engine::{Decision, EntityRef, Pack, PackSource, ProposedAction, SourceFile, Tier, Timestamp};
+use tollgate_engine::{
+    Decision, EntityRef, Pack, PackSource, ProposedAction, SourceFile, Tier, Timestamp,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -24,7 +28,10 @@ enum Kind {
 
 impl Kind {
     fn is_permit(self) -> bool {
-        matches!(self, Kind::PermitAuto | Kind::PermitSingle | Kind::PermitDual | Kind::PermitUntiered)
+        matches!(
+            self,
+            Kind::PermitAuto | Kind::PermitSingle | Kind::PermitDual | Kind::PermitUntiered
+        )
     }
     /// The approval level the policy grants at (permits) or requires above (gates).
     fn level(self) -> u8 {
@@ -89,10 +96,18 @@ impl Pol {
     }
     fn tollgate_text(&self, id: usize) -> String {
         let (tier, effect) = self.kind.header();
-        format!("@id(\"p{id}\") {tier} {effect} ({}) when {{ {} }};\n", self.scope(), self.cond.cedar())
+        format!(
+            "@id(\"p{id}\") {tier} {effect} ({}) when {{ {} }};\n",
+            self.scope(),
+            self.cond.cedar()
+        )
     }
     fn cedar_text(&self, effect: &str) -> String {
-        format!("{effect} ({}) when {{ {} }};\n", self.scope(), self.cond.cedar())
+        format!(
+            "{effect} ({}) when {{ {} }};\n",
+            self.scope(),
+            self.cond.cedar()
+        )
     }
 }
 
@@ -128,7 +143,11 @@ fn cond() -> impl Strategy<Value = Cond> {
 }
 
 fn pol_of(kind: impl Strategy<Value = Kind>) -> impl Strategy<Value = Pol> {
-    (kind, proptest::option::of(0u8..2), cond()).prop_map(|(kind, action, cond)| Pol { kind, action, cond })
+    (kind, proptest::option::of(0u8..2), cond()).prop_map(|(kind, action, cond)| Pol {
+        kind,
+        action,
+        cond,
+    })
 }
 
 fn pol() -> impl Strategy<Value = Pol> {
@@ -136,7 +155,13 @@ fn pol() -> impl Strategy<Value = Pol> {
 }
 
 fn req() -> impl Strategy<Value = Req> {
-    (0u8..2, 0i64..3, any::<bool>(), proptest::option::of(0i64..2)).prop_map(|(action, a, b, x)| Req { action, a, b, x })
+    (
+        0u8..2,
+        0i64..3,
+        any::<bool>(),
+        proptest::option::of(0i64..2),
+    )
+        .prop_map(|(action, a, b, x)| Req { action, a, b, x })
 }
 
 fn at() -> Timestamp {
@@ -166,10 +191,16 @@ fn decide_split(pols: &[(usize, Pol)], files: usize, r: &Req) -> Decision {
         .filter(|(_, t)| !t.is_empty())
         .map(|(i, t)| SourceFile::new(format!("f{i}.cedar"), t))
         .collect();
-    let pack = Pack::load(PackSource { policies, schemas: vec![] }).unwrap();
+    let pack = Pack::load(PackSource {
+        policies,
+        schemas: vec![],
+    })
+    .unwrap();
     let request = ProposedAction::new(
         "Agent::\"bot\"".parse::<EntityRef>().unwrap(),
-        format!("Action::\"a{}\"", r.action).parse::<EntityRef>().unwrap(),
+        format!("Action::\"a{}\"", r.action)
+            .parse::<EntityRef>()
+            .unwrap(),
         "Thing::\"t\"".parse::<EntityRef>().unwrap(),
         context(r),
     )
@@ -185,10 +216,15 @@ fn decide(pols: &[Pol], r: &Req) -> Decision {
 fn cedar_request(r: &Req) -> Request {
     let mut ctx = context(r);
     // tollgate fills `now` when there is no schema; give plain Cedar the same context.
-    ctx.insert("now".into(), json!({"__extn": {"fn": "datetime", "arg": at().to_cedar_datetime()}}));
+    ctx.insert(
+        "now".into(),
+        json!({"__extn": {"fn": "datetime", "arg": at().to_cedar_datetime()}}),
+    );
     Request::new(
         "Agent::\"bot\"".parse::<EntityUid>().unwrap(),
-        format!("Action::\"a{}\"", r.action).parse::<EntityUid>().unwrap(),
+        format!("Action::\"a{}\"", r.action)
+            .parse::<EntityUid>()
+            .unwrap(),
         "Thing::\"t\"".parse::<EntityUid>().unwrap(),
         Context::from_json_value(Value::Object(ctx), None).unwrap(),
         None,

@@ -10,8 +10,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// approves), dual (two distinct humans approve) or deny.
 #[derive(Debug, Parser)]
 #[command(name = "tollgate", version, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 success, 1 findings or failures, 2 could not run (bad input, \
-unreadable files, a pack that does not load). See each command's --help.")]
+#[command(
+    after_help = "Exit codes: 0 success, 1 findings or failures, 2 could not run (bad input, \
+unreadable files, a pack that does not load). See each command's --help."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -33,7 +33,10 @@ pub fn schema_path(args: &PackArgs) -> Option<PathBuf> {
 pub fn read_input(path: &Path) -> miette::Result<(String, String)> {
     if path.as_os_str() == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).into_diagnostic().wrap_err("reading stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .into_diagnostic()
+            .wrap_err("reading stdin")?;
         Ok(("<stdin>".into(), text))
     } else {
         let text = std::fs::read_to_string(path)
@@ -61,10 +64,13 @@ fn json_report(name: &str, text: &str, e: &serde_json::Error) -> Report {
 
 /// Reads entities for `pack` from `path`, or none.
 pub fn load_entities(pack: &Pack, path: Option<&Path>) -> miette::Result<PreparedEntities> {
-    let Some(path) = path else { return Ok(pack.no_entities()) };
+    let Some(path) = path else {
+        return Ok(pack.no_entities());
+    };
     let (name, text) = read_input(path)?;
     let value = parse_json(&name, &text)?;
-    pack.entities_from_json(&value).wrap_err_with(|| format!("{name}: entities do not fit the pack"))
+    pack.entities_from_json(&value)
+        .wrap_err_with(|| format!("{name}: entities do not fit the pack"))
 }
 
 /// `--at`, or the system clock.

@@ -33,8 +33,16 @@ pub fn decision_text(d: &Decision) -> String {
         out.push('\n');
     }
     for e in &d.errors {
-        let _ = writeln!(out, "  error in {}: {} (counted fail-closed)", e.policy, e.message);
+        let _ = writeln!(
+            out,
+            "  error in {}: {} (counted fail-closed)",
+            e.policy, e.message
+        );
     }
-    let _ = writeln!(out, "  request {}\n  policy set {}", d.request, d.policy_set);
+    let _ = writeln!(
+        out,
+        "  request {}\n  policy set {}",
+        d.request, d.policy_set
+    );
     out
 }

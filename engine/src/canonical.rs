@@ -42,7 +42,11 @@ fn write_value(value: &Value, out: &mut String, path: &mut String) -> Result<(),
             } else {
                 return Err(NonIntegerNumber {
                     number: n.to_string(),
-                    path: if path.is_empty() { "/".into() } else { path.clone() },
+                    path: if path.is_empty() {
+                        "/".into()
+                    } else {
+                        path.clone()
+                    },
                 });
             }
         }
@@ -193,7 +197,10 @@ mod tests {
 
     #[test]
     fn sorts_keys_and_strips_whitespace() {
-        assert_eq!(canon(json!({"b": 1, "a": [true, null, "x"]})), r#"{"a":[true,null,"x"],"b":1}"#);
+        assert_eq!(
+            canon(json!({"b": 1, "a": [true, null, "x"]})),
+            r#"{"a":[true,null,"x"],"b":1}"#
+        );
     }
 
     #[test]
@@ -206,7 +213,10 @@ mod tests {
 
     #[test]
     fn escapes_like_ecmascript() {
-        assert_eq!(canon(json!("a\"b\\c\n\u{1}\u{7f}é")), "\"a\\\"b\\\\c\\n\\u0001\u{7f}é\"");
+        assert_eq!(
+            canon(json!("a\"b\\c\n\u{1}\u{7f}é")),
+            "\"a\\\"b\\\\c\\n\\u0001\u{7f}é\""
+        );
     }
 
     #[test]
@@ -215,7 +225,10 @@ mod tests {
         let b = canon(json!(9007199254740992_i64));
         assert_eq!(a, "9007199254740993");
         assert_ne!(a, b);
-        assert_eq!(canon(json!(-9223372036854775808_i64)), "-9223372036854775808");
+        assert_eq!(
+            canon(json!(-9223372036854775808_i64)),
+            "-9223372036854775808"
+        );
     }
 
     #[test]
@@ -223,7 +236,10 @@ mod tests {
         let err = to_canonical_json(&json!({"x": [1.5]}));
         assert_eq!(
             err,
-            Err(NonIntegerNumber { number: "1.5".into(), path: "/x/0".into() })
+            Err(NonIntegerNumber {
+                number: "1.5".into(),
+                path: "/x/0".into()
+            })
         );
     }
 
@@ -236,9 +252,11 @@ mod tests {
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(s.parse::<Sha256Digest>(), Ok(d));
-        assert!("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"
-            .parse::<Sha256Digest>()
-            .is_err());
+        assert!(
+            "sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"
+                .parse::<Sha256Digest>()
+                .is_err()
+        );
         assert!("sha256:abc".parse::<Sha256Digest>().is_err());
         assert!("md5:00".parse::<Sha256Digest>().is_err());
     }

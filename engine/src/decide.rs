@@ -77,7 +77,9 @@ pub enum InputError {
     #[error(transparent)]
     Request(#[from] crate::request::RequestError),
     /// The caller supplied `context.now`; only tollgate's clock may set it.
-    #[error("request field `context.now` is set by tollgate from the evaluation time; remove it from the request")]
+    #[error(
+        "request field `context.now` is set by tollgate from the evaluation time; remove it from the request"
+    )]
     #[diagnostic(help("pass the evaluation time with --at (CLI) or \"at\" (WASM) instead"))]
     CallerSuppliedNow,
     /// The context does not fit the schema.
@@ -110,7 +112,11 @@ impl PreparedEntities {
 impl Pack {
     /// Parses entities in Cedar's JSON format, with and against the schema when there is one.
     pub fn entities_from_json(&self, value: &Value) -> Result<PreparedEntities, InputError> {
-        let value = if value.is_null() { Value::Array(vec![]) } else { value.clone() };
+        let value = if value.is_null() {
+            Value::Array(vec![])
+        } else {
+            value.clone()
+        };
         Entities::from_json_value(value, self.schema().map(|s| s.cedar()))
             .map(PreparedEntities)
             .map_err(|e| InputError::Entities(error_chain(&e)))
@@ -170,7 +176,10 @@ impl Pack {
             errors: errors
                 .iter()
                 .filter_map(|(i, m)| {
-                    policies.get(*i).map(|p| PolicyError { policy: p.id().to_string(), message: m.clone() })
+                    policies.get(*i).map(|p| PolicyError {
+                        policy: p.id().to_string(),
+                        message: m.clone(),
+                    })
                 })
                 .collect(),
             request: request.hash(),
@@ -179,7 +188,11 @@ impl Pack {
     }
 
     /// The Cedar request for `request` at `at`, with `now` filled; validated against the schema.
-    pub(crate) fn cedar_request(&self, request: &ProposedAction, at: Timestamp) -> Result<Request, InputError> {
+    pub(crate) fn cedar_request(
+        &self,
+        request: &ProposedAction,
+        at: Timestamp,
+    ) -> Result<Request, InputError> {
         if request.context.contains_key(NOW) {
             return Err(InputError::CallerSuppliedNow);
         }
@@ -192,8 +205,12 @@ impl Pack {
                 json!({"__extn": {"fn": "datetime", "arg": at.to_cedar_datetime()}}),
             );
         }
-        let context = Context::from_json_value(Value::Object(context), schema.map(|s| (s.cedar(), action)))
-            .map_err(|e| InputError::Context { action: action.to_string(), message: error_chain(&e) })?;
+        let context =
+            Context::from_json_value(Value::Object(context), schema.map(|s| (s.cedar(), action)))
+                .map_err(|e| InputError::Context {
+                action: action.to_string(),
+                message: error_chain(&e),
+            })?;
         Request::new(
             request.principal.uid().clone(),
             action.clone(),

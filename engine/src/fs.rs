@@ -29,7 +29,10 @@ pub enum ReadError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReadError + '_ {
-    move |source| ReadError::Io { path: path.to_path_buf(), source }
+    move |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Reads a UTF-8 text file.
@@ -85,7 +88,10 @@ pub fn read_pack(policies: &Path, schema: Option<&Path>) -> Result<PackSource, R
         None => Vec::new(),
         Some(path) => read_schema(path)?,
     };
-    Ok(PackSource { policies: files, schemas })
+    Ok(PackSource {
+        policies: files,
+        schemas,
+    })
 }
 
 /// Reads schema files from a file or folder path.
@@ -94,7 +100,10 @@ pub fn read_schema(path: &Path) -> Result<Vec<SourceFile>, ReadError> {
     let files = if meta.is_dir() {
         collect(path, &is_schema_file)?
     } else {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         vec![SourceFile::new(name, read_text(path)?)]
     };
     if files.is_empty() {

@@ -19,7 +19,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 // Nothing in the engine may panic on input: tests are exempt through clippy.toml.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod canonical;
 mod decide;

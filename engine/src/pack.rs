@@ -100,7 +100,13 @@ impl PolicyInfo {
     /// `@control`, split on commas.
     pub fn controls(&self) -> Vec<String> {
         self.annotation("control")
-            .map(|c| c.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+            .map(|c| {
+                c.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default()
     }
     /// The Cedar policy as parsed, under its tollgate id.
@@ -186,11 +192,20 @@ impl Pack {
         let mut by_id = HashMap::new();
         for (i, p) in policies.iter().enumerate() {
             if let Some(first) = by_id.insert(p.id.0.clone(), i) {
-                let earlier = policies.get(first).map(PolicyInfo::source).unwrap_or_default();
+                let earlier = policies
+                    .get(first)
+                    .map(PolicyInfo::source)
+                    .unwrap_or_default();
                 problems.push(
-                    policy_diagnostic("tollgate::duplicate_id", &source, p, format!(
-                        "policy id `{}` is already used by the policy at {earlier}", p.id
-                    ))
+                    policy_diagnostic(
+                        "tollgate::duplicate_id",
+                        &source,
+                        p,
+                        format!(
+                            "policy id `{}` is already used by the policy at {earlier}",
+                            p.id
+                        ),
+                    )
                     .with_help("every @id must be unique across the pack"),
                 );
             }
@@ -216,10 +231,22 @@ impl Pack {
             let validator = Validator::new(schema.schema.clone());
             let result = validator.validate(&original, ValidationMode::Strict);
             for e in result.validation_errors() {
-                problems.push(validation_diagnostic(&source, &policies, &by_id, e.policy_id(), e));
+                problems.push(validation_diagnostic(
+                    &source,
+                    &policies,
+                    &by_id,
+                    e.policy_id(),
+                    e,
+                ));
             }
             for w in result.validation_warnings() {
-                warnings.push(validation_diagnostic(&source, &policies, &by_id, w.policy_id(), w));
+                warnings.push(validation_diagnostic(
+                    &source,
+                    &policies,
+                    &by_id,
+                    w.policy_id(),
+                    w,
+                ));
             }
         }
 
@@ -248,7 +275,10 @@ impl Pack {
 
     /// The policy with id `id`.
     pub fn policy(&self, id: &str) -> Option<&PolicyInfo> {
-        self.inner.by_id.get(id).and_then(|&i| self.inner.policies.get(i))
+        self.inner
+            .by_id
+            .get(id)
+            .and_then(|&i| self.inner.policies.get(i))
     }
 
     pub(crate) fn policy_index(&self, id: &str) -> Option<usize> {
@@ -292,11 +322,20 @@ pub fn pack_hash(source: &PackSource) -> Sha256Digest {
     let files = |list: &[SourceFile]| {
         let mut sorted: Vec<&SourceFile> = list.iter().collect();
         sorted.sort_by(|a, b| a.name.cmp(&b.name));
-        Value::Array(sorted.iter().map(|f| json!({"name": f.name, "text": f.text})).collect())
+        Value::Array(
+            sorted
+                .iter()
+                .map(|f| json!({"name": f.name, "text": f.text}))
+                .collect(),
+        )
     };
     let value = json!({"policies": files(&source.policies), "schemas": files(&source.schemas)});
     // Only strings in this value: canonicalisation cannot fail; hash the empty string if it did.
-    Sha256Digest::of_bytes(crate::to_canonical_json(&value).unwrap_or_default().as_bytes())
+    Sha256Digest::of_bytes(
+        crate::to_canonical_json(&value)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
 }
 
 fn duplicate_names(files: &[SourceFile]) -> Vec<SourceDiagnostic> {
@@ -320,10 +359,12 @@ fn parse_file(file: &SourceFile) -> Result<Vec<PolicyInfo>, Vec<SourceDiagnostic
         errors
             .iter()
             .map(|e| {
-                let labels: Vec<LabeledSpan> =
-                    miette::Diagnostic::labels(e).map(|l| l.collect()).unwrap_or_default();
-                let mut d = SourceDiagnostic::new("tollgate::parse", file, (0, 0).into(), e.to_string())
-                    .with_labels(labels, &file.text);
+                let labels: Vec<LabeledSpan> = miette::Diagnostic::labels(e)
+                    .map(|l| l.collect())
+                    .unwrap_or_default();
+                let mut d =
+                    SourceDiagnostic::new("tollgate::parse", file, (0, 0).into(), e.to_string())
+                        .with_labels(labels, &file.text);
                 if let Some(help) = miette::Diagnostic::help(e) {
                     d = d.with_help(help.to_string());
                 }
@@ -338,7 +379,10 @@ fn parse_file(file: &SourceFile) -> Result<Vec<PolicyInfo>, Vec<SourceDiagnostic
             "tollgate::template",
             file,
             (0, 0).into(),
-            format!("templates (`?principal`, `?resource`) are not supported (template `{}`)", t.id()),
+            format!(
+                "templates (`?principal`, `?resource`) are not supported (template `{}`)",
+                t.id()
+            ),
         ));
     }
 
@@ -346,7 +390,12 @@ fn parse_file(file: &SourceFile) -> Result<Vec<PolicyInfo>, Vec<SourceDiagnostic
     let mut parsed: Vec<(usize, &Policy)> = set
         .policies()
         .filter_map(|p| {
-            let n = p.id().to_string().strip_prefix("policy")?.parse::<usize>().ok()?;
+            let n = p
+                .id()
+                .to_string()
+                .strip_prefix("policy")?
+                .parse::<usize>()
+                .ok()?;
             Some((n, p))
         })
         .collect();
@@ -359,10 +408,16 @@ fn parse_file(file: &SourceFile) -> Result<Vec<PolicyInfo>, Vec<SourceDiagnostic
         // `to_cedar` returns the policy's exact original text; finding each in order gives its
         // position (Cedar's public API exposes none).
         let text = policy.to_cedar().unwrap_or_default();
-        let offset = file.text.get(cursor..).and_then(|rest| rest.find(&text)).map_or(cursor, |i| cursor + i);
+        let offset = file
+            .text
+            .get(cursor..)
+            .and_then(|rest| rest.find(&text))
+            .map_or(cursor, |i| cursor + i);
         cursor = offset + text.len();
-        let annotations: BTreeMap<String, String> =
-            policy.annotations().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let annotations: BTreeMap<String, String> = policy
+            .annotations()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let id = match annotations.get("id") {
             Some(id) => id.clone(),
             None => format!("{}:{ordinal}", file.name),
@@ -402,7 +457,11 @@ fn parse_file(file: &SourceFile) -> Result<Vec<PolicyInfo>, Vec<SourceDiagnostic
             annotations,
         });
     }
-    if problems.is_empty() { Ok(out) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
 }
 
 /// The same scope and conditions as a `permit`, so that one Cedar evaluation reports every
@@ -422,7 +481,11 @@ fn policy_diagnostic(
     message: String,
 ) -> SourceDiagnostic {
     let fallback = SourceFile::new(p.file.clone(), String::new());
-    let file = source.policies.iter().find(|f| f.name == p.file).unwrap_or(&fallback);
+    let file = source
+        .policies
+        .iter()
+        .find(|f| f.name == p.file)
+        .unwrap_or(&fallback);
     SourceDiagnostic::new(code, file, (p.offset, p.len).into(), message).with_policy(p.id.0.clone())
 }
 
@@ -433,17 +496,27 @@ fn validation_diagnostic<E: miette::Diagnostic + fmt::Display>(
     policy_id: &cedar_policy::PolicyId,
     e: &E,
 ) -> SourceDiagnostic {
-    let Some(p) = by_id.get(AsRef::<str>::as_ref(policy_id)).and_then(|&i| policies.get(i)) else {
+    let Some(p) = by_id
+        .get(AsRef::<str>::as_ref(policy_id))
+        .and_then(|&i| policies.get(i))
+    else {
         let file = SourceFile::new("<pack>", String::new());
         return SourceDiagnostic::new("tollgate::validation", &file, (0, 0).into(), e.to_string());
     };
     let labels: Vec<LabeledSpan> = e.labels().map(|l| l.collect()).unwrap_or_default();
-    let text = source.policies.iter().find(|f| f.name == p.file).map_or("", |f| f.text.as_str());
+    let text = source
+        .policies
+        .iter()
+        .find(|f| f.name == p.file)
+        .map_or("", |f| f.text.as_str());
     let mut d = policy_diagnostic(
         "tollgate::validation",
         source,
         p,
-        format!("policy `{}` does not validate against the schema: {e}", p.id),
+        format!(
+            "policy `{}` does not validate against the schema: {e}",
+            p.id
+        ),
     )
     .with_labels(labels, text);
     if let Some(help) = e.help() {

@@ -34,24 +34,41 @@ impl EntityRef {
 
     /// Parses either spelling. `field` names the field for error messages.
     pub fn from_json(value: &Value, field: &str) -> Result<Self, RequestError> {
-        let bad = |why: String| RequestError::BadEntityRef { field: field.to_string(), why };
+        let bad = |why: String| RequestError::BadEntityRef {
+            field: field.to_string(),
+            why,
+        };
         match value {
-            Value::String(s) => EntityUid::from_str(s)
-                .map(|uid| Self { uid })
-                .map_err(|e| bad(format!("`{s}` is not an entity reference like `Agent::\"triage-bot\"` ({e})"))),
+            Value::String(s) => EntityUid::from_str(s).map(|uid| Self { uid }).map_err(|e| {
+                bad(format!(
+                    "`{s}` is not an entity reference like `Agent::\"triage-bot\"` ({e})"
+                ))
+            }),
             Value::Object(map) => {
-                let map = map.get("__entity").and_then(Value::as_object).unwrap_or(map);
-                let (Some(Value::String(ty)), Some(Value::String(id))) = (map.get("type"), map.get("id")) else {
+                let map = map
+                    .get("__entity")
+                    .and_then(Value::as_object)
+                    .unwrap_or(map);
+                let (Some(Value::String(ty)), Some(Value::String(id))) =
+                    (map.get("type"), map.get("id"))
+                else {
                     return Err(bad("expected {\"type\": \"...\", \"id\": \"...\"}".into()));
                 };
                 if map.len() != 2 {
-                    return Err(bad("only `type` and `id` are allowed in an entity reference".into()));
+                    return Err(bad(
+                        "only `type` and `id` are allowed in an entity reference".into(),
+                    ));
                 }
                 let ty = EntityTypeName::from_str(ty)
                     .map_err(|e| bad(format!("`{ty}` is not an entity type ({e})")))?;
-                Ok(Self { uid: EntityUid::from_type_name_and_id(ty, EntityId::new(id)) })
+                Ok(Self {
+                    uid: EntityUid::from_type_name_and_id(ty, EntityId::new(id)),
+                })
             }
-            other => Err(bad(format!("expected a string or an object, found {}", kind(other)))),
+            other => Err(bad(format!(
+                "expected a string or an object, found {}",
+                kind(other)
+            ))),
         }
     }
 }
@@ -138,13 +155,22 @@ impl ProposedAction {
             "context": Value::Object(context.clone()),
         });
         let hash = Sha256Digest::of_canonical(&canonical)?;
-        Ok(Self { principal, action, resource, context, hash })
+        Ok(Self {
+            principal,
+            action,
+            resource,
+            context,
+            hash,
+        })
     }
 
     /// Reads Cedar's JSON request shape. A missing `context` is the empty record.
     pub fn from_json(value: &Value) -> Result<Self, RequestError> {
         let Value::Object(map) = value else {
-            return Err(RequestError::Json(format!("expected an object, found {}", kind(value))));
+            return Err(RequestError::Json(format!(
+                "expected an object, found {}",
+                kind(value)
+            )));
         };
         if let Some(k) = map
             .keys()
@@ -160,12 +186,18 @@ impl ProposedAction {
             Some(Value::Object(c)) => c.clone(),
             Some(other) => return Err(RequestError::ContextNotObject(kind(other))),
         };
-        Self::new(field("principal")?, field("action")?, field("resource")?, context)
+        Self::new(
+            field("principal")?,
+            field("action")?,
+            field("resource")?,
+            context,
+        )
     }
 
     /// Parses JSON text.
     pub fn from_json_str(text: &str) -> Result<Self, RequestError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| RequestError::Json(e.to_string()))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| RequestError::Json(e.to_string()))?;
         Self::from_json(&value)
     }
 
@@ -224,7 +256,10 @@ mod tests {
 
     #[test]
     fn missing_context_is_empty() {
-        let r = ProposedAction::from_json(&json!({"principal": "A::\"a\"", "action": "Action::\"x\"", "resource": "R::\"r\""})).unwrap();
+        let r = ProposedAction::from_json(
+            &json!({"principal": "A::\"a\"", "action": "Action::\"x\"", "resource": "R::\"r\""}),
+        )
+        .unwrap();
         assert!(r.context.is_empty());
     }
 

@@ -34,26 +34,37 @@ impl PackSchema {
         for file in files {
             match parse_fragment(file) {
                 Ok(f) => fragments.push(f),
-                Err(d) => problems.push(d),
+                Err(d) => problems.push(*d),
             }
         }
         if !problems.is_empty() {
             return Err(problems);
         }
         let schema = Schema::from_schema_fragments(fragments.iter().cloned()).map_err(|e| {
-            let labels = miette::Diagnostic::labels(&e).map(|l| l.collect()).unwrap_or_default();
+            let labels = miette::Diagnostic::labels(&e)
+                .map(|l| l.collect())
+                .unwrap_or_default();
             // A cross-fragment error (e.g. an undeclared type) has no single home; blame the
             // first schema file so the message still names a file.
-            let home = files.first().cloned().unwrap_or_else(|| SourceFile::new("<schema>", ""));
-            vec![SourceDiagnostic::new("tollgate::schema", &home, (0, 0).into(), e.to_string())
-                .with_labels(labels, &home.text)]
+            let home = files
+                .first()
+                .cloned()
+                .unwrap_or_else(|| SourceFile::new("<schema>", ""));
+            vec![
+                SourceDiagnostic::new("tollgate::schema", &home, (0, 0).into(), e.to_string())
+                    .with_labels(labels, &home.text),
+            ]
         })?;
 
         let mut human_types = BTreeSet::new();
         for ty in schema.entity_types() {
             if fragments.iter().any(|f| {
-                f.entity_type_annotation(namespace_of(&ty.namespace()), ty.basename(), HUMAN_ANNOTATION)
-                    .is_some()
+                f.entity_type_annotation(
+                    namespace_of(&ty.namespace()),
+                    ty.basename(),
+                    HUMAN_ANNOTATION,
+                )
+                .is_some()
             }) {
                 human_types.insert(ty.to_string());
             }
@@ -61,14 +72,20 @@ impl PackSchema {
         let mut expansion_actions = BTreeMap::new();
         for action in schema.actions() {
             let ns = namespace_of(&action.type_name().namespace());
-            if let Some(why) = fragments.iter().find_map(|f| {
-                f.action_annotation(ns.clone(), action.id(), EXPANSION_ANNOTATION)
-            }) {
+            if let Some(why) = fragments
+                .iter()
+                .find_map(|f| f.action_annotation(ns.clone(), action.id(), EXPANSION_ANNOTATION))
+            {
                 expansion_actions.insert(action.to_string(), why.to_string());
             }
         }
         let context_attributes = context_attributes(&fragments);
-        Ok(Self { schema, human_types, expansion_actions, context_attributes })
+        Ok(Self {
+            schema,
+            human_types,
+            expansion_actions,
+            context_attributes,
+        })
     }
 
     /// The Cedar schema.
@@ -98,29 +115,43 @@ impl PackSchema {
 
     /// Whether the context of `action` declares a top-level attribute `name`.
     pub fn context_declares(&self, action: &EntityUid, name: &str) -> bool {
-        self.context_attributes.get(action).is_some_and(|attrs| attrs.contains(name))
+        self.context_attributes
+            .get(action)
+            .is_some_and(|attrs| attrs.contains(name))
     }
 }
 
 fn namespace_of(ns: &str) -> Option<EntityNamespace> {
-    if ns.is_empty() { None } else { EntityNamespace::from_str(ns).ok() }
+    if ns.is_empty() {
+        None
+    } else {
+        EntityNamespace::from_str(ns).ok()
+    }
 }
 
-fn parse_fragment(file: &SourceFile) -> Result<SchemaFragment, SourceDiagnostic> {
+fn parse_fragment(file: &SourceFile) -> Result<SchemaFragment, Box<SourceDiagnostic>> {
     let result = if file.name.ends_with(".json") {
         SchemaFragment::from_json_str(&file.text).map_err(|e| {
-            let labels = miette::Diagnostic::labels(&e).map(|l| l.collect()).unwrap_or_default();
+            let labels = miette::Diagnostic::labels(&e)
+                .map(|l| l.collect())
+                .unwrap_or_default();
             (e.to_string(), labels)
         })
     } else {
-        SchemaFragment::from_cedarschema_str(&file.text).map(|(f, _warnings)| f).map_err(|e| {
-            let labels = miette::Diagnostic::labels(&e).map(|l| l.collect()).unwrap_or_default();
-            (e.to_string(), labels)
-        })
+        SchemaFragment::from_cedarschema_str(&file.text)
+            .map(|(f, _warnings)| f)
+            .map_err(|e| {
+                let labels = miette::Diagnostic::labels(&e)
+                    .map(|l| l.collect())
+                    .unwrap_or_default();
+                (e.to_string(), labels)
+            })
     };
     result.map_err(|(message, labels)| {
-        SourceDiagnostic::new("tollgate::schema", file, (0, 0).into(), message)
-            .with_labels(labels, &file.text)
+        Box::new(
+            SourceDiagnostic::new("tollgate::schema", file, (0, 0).into(), message)
+                .with_labels(labels, &file.text),
+        )
     })
 }
 
@@ -134,7 +165,12 @@ fn context_attributes(fragments: &[SchemaFragment]) -> HashMap<EntityUid, BTreeS
     let mut common: HashMap<String, Value> = HashMap::new();
     for json in &jsons {
         for (ns, def) in json.as_object().into_iter().flatten() {
-            for (name, ty) in def.get("commonTypes").and_then(Value::as_object).into_iter().flatten() {
+            for (name, ty) in def
+                .get("commonTypes")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
                 common.insert(qualify(ns, name), ty.clone());
             }
         }
@@ -142,7 +178,9 @@ fn context_attributes(fragments: &[SchemaFragment]) -> HashMap<EntityUid, BTreeS
     let mut out = HashMap::new();
     for json in &jsons {
         for (ns, def) in json.as_object().into_iter().flatten() {
-            let Some(actions) = def.get("actions").and_then(Value::as_object) else { continue };
+            let Some(actions) = def.get("actions").and_then(Value::as_object) else {
+                continue;
+            };
             for (name, action) in actions {
                 let Some(context) = action.get("appliesTo").and_then(|a| a.get("context")) else {
                     continue;
@@ -160,14 +198,21 @@ fn context_attributes(fragments: &[SchemaFragment]) -> HashMap<EntityUid, BTreeS
 }
 
 fn qualify(ns: &str, name: &str) -> String {
-    if ns.is_empty() { name.to_string() } else { format!("{ns}::{name}") }
+    if ns.is_empty() {
+        name.to_string()
+    } else {
+        format!("{ns}::{name}")
+    }
 }
 
 fn record_attributes(ty: &Value, ns: &str, common: &HashMap<String, Value>) -> BTreeSet<String> {
     let mut current = ty;
     // Common types may refer to each other; a bounded walk cannot loop on a malformed schema.
     for _ in 0..32 {
-        let kind = current.get("type").and_then(Value::as_str).unwrap_or_default();
+        let kind = current
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if kind == "Record" {
             return current
                 .get("attributes")
@@ -176,7 +221,10 @@ fn record_attributes(ty: &Value, ns: &str, common: &HashMap<String, Value>) -> B
                 .unwrap_or_default();
         }
         let name = if kind == "EntityOrCommon" {
-            current.get("name").and_then(Value::as_str).unwrap_or_default()
+            current
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
         } else {
             kind
         };

@@ -17,7 +17,10 @@ pub struct SourceFile {
 impl SourceFile {
     /// A named text.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        Self { name: name.into(), text: text.into() }
+        Self {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 }
 
@@ -92,7 +95,10 @@ impl SourceDiagnostic {
             file: file.name.clone(),
             position: line_col(&file.text, span.offset()),
             policy: None,
-            labels: vec![LabeledSpan::new_with_span(Some(short_label(&message)), span)],
+            labels: vec![LabeledSpan::new_with_span(
+                Some(short_label(&message)),
+                span,
+            )],
             message,
             help: None,
             src: NamedSource::new(file.name.clone(), file.text.clone()).with_language("cedar"),

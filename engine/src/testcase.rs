@@ -84,10 +84,15 @@ pub struct TestFileError {
 impl TestFile {
     /// Parses the YAML text of file `name`.
     pub fn parse(name: &str, text: &str) -> Result<Self, TestFileError> {
-        let file: Self = serde_norway::from_str(text)
-            .map_err(|e| TestFileError { file: name.to_string(), message: e.to_string() })?;
+        let file: Self = serde_norway::from_str(text).map_err(|e| TestFileError {
+            file: name.to_string(),
+            message: e.to_string(),
+        })?;
         if file.cases.is_empty() {
-            return Err(TestFileError { file: name.into(), message: "no cases".into() });
+            return Err(TestFileError {
+                file: name.into(),
+                message: "no cases".into(),
+            });
         }
         Ok(file)
     }
@@ -125,19 +130,24 @@ pub fn run_case(
         .map_err(|e| e.to_string())
         .and_then(|r| pack.decide(&r, entities, at).map_err(|e| e.to_string()));
     let failures = check(&case.expect, &actual);
-    CaseResult { name: case.name.clone(), actual, failures }
+    CaseResult {
+        name: case.name.clone(),
+        actual,
+        failures,
+    }
 }
 
 fn check(expect: &Expectation, actual: &Result<Decision, String>) -> Vec<String> {
     let mut failures = Vec::new();
     match (actual, &expect.error) {
         (Err(message), Some(want)) if message.contains(want.as_str()) => {}
-        (Err(message), Some(want)) => {
-            failures.push(format!("expected an error containing `{want}`, got error: {message}"))
-        }
-        (Ok(d), Some(want)) => {
-            failures.push(format!("expected an error containing `{want}`, got tier {}", d.tier))
-        }
+        (Err(message), Some(want)) => failures.push(format!(
+            "expected an error containing `{want}`, got error: {message}"
+        )),
+        (Ok(d), Some(want)) => failures.push(format!(
+            "expected an error containing `{want}`, got tier {}",
+            d.tier
+        )),
         (Err(message), None) => failures.push(format!("error: {message}")),
         (Ok(d), None) => {
             if let Some(t) = expect.tier
@@ -217,26 +227,41 @@ mod files {
             Some(Value::String(rel)) => {
                 let p = path.parent().unwrap_or(Path::new(".")).join(rel);
                 let text = read_text(&p)?;
-                serde_json::from_str(&text)
-                    .map_err(|e| TestLoadError::Entities { path: p, message: e.to_string() })?
+                serde_json::from_str(&text).map_err(|e| TestLoadError::Entities {
+                    path: p,
+                    message: e.to_string(),
+                })?
             }
             Some(inline) => inline.clone(),
         };
-        Ok(LoadedTestFile { path: path.to_path_buf(), file, entities })
+        Ok(LoadedTestFile {
+            path: path.to_path_buf(),
+            file,
+            entities,
+        })
     }
 
     /// The `.yaml`/`.yml` files at `path` (a file, or a folder searched recursively), sorted.
     pub fn find_test_files(path: &Path) -> Result<Vec<PathBuf>, ReadError> {
-        let meta = std::fs::metadata(path).map_err(|source| ReadError::Io { path: path.into(), source })?;
+        let meta = std::fs::metadata(path).map_err(|source| ReadError::Io {
+            path: path.into(),
+            source,
+        })?;
         if !meta.is_dir() {
             return Ok(vec![path.to_path_buf()]);
         }
         let mut out = Vec::new();
         let mut stack = vec![path.to_path_buf()];
         while let Some(dir) = stack.pop() {
-            let entries = std::fs::read_dir(&dir).map_err(|source| ReadError::Io { path: dir.clone(), source })?;
+            let entries = std::fs::read_dir(&dir).map_err(|source| ReadError::Io {
+                path: dir.clone(),
+                source,
+            })?;
             for entry in entries {
-                let entry = entry.map_err(|source| ReadError::Io { path: dir.clone(), source })?;
+                let entry = entry.map_err(|source| ReadError::Io {
+                    path: dir.clone(),
+                    source,
+                })?;
                 let p = entry.path();
                 if p.is_dir() {
                     stack.push(p);

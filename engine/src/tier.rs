@@ -137,7 +137,9 @@ impl PolicyRole {
         };
         let tier = Tier::from_str(raw).map_err(|_| InvalidTier::Unknown(raw.to_string()))?;
         match (effect, tier) {
-            (Effect::Permit, Tier::Auto | Tier::Single | Tier::Dual) => Ok(PolicyRole::Permit(tier)),
+            (Effect::Permit, Tier::Auto | Tier::Single | Tier::Dual) => {
+                Ok(PolicyRole::Permit(tier))
+            }
             (Effect::Forbid, Tier::Single | Tier::Dual) => Ok(PolicyRole::Gate(tier)),
             (Effect::Permit, Tier::Deny) => Err(InvalidTier::PermitDeny),
             (Effect::Forbid, Tier::Auto) => Err(InvalidTier::ForbidAuto),
@@ -153,7 +155,9 @@ pub enum InvalidTier {
     #[error("`@tier(\"{0}\")` is not a tier: use auto, single or dual")]
     Unknown(String),
     /// `@tier("deny") permit`: a permit cannot deny.
-    #[error("`@tier(\"deny\")` on a permit: a permit grants; write a `forbid` without `@tier` to deny")]
+    #[error(
+        "`@tier(\"deny\")` on a permit: a permit grants; write a `forbid` without `@tier` to deny"
+    )]
     PermitDeny,
     /// `@tier("auto") forbid`: a gate that requires nothing.
     #[error("`@tier(\"auto\")` on a forbid: a gate must require `single` or `dual`")]
@@ -196,24 +200,57 @@ mod tests {
     #[test]
     fn annotation_table_rows() {
         use PolicyRole as R;
-        assert_eq!(R::classify(Effect::Permit, Some("auto")), Ok(R::Permit(Tier::Auto)));
-        assert_eq!(R::classify(Effect::Permit, Some("single")), Ok(R::Permit(Tier::Single)));
-        assert_eq!(R::classify(Effect::Permit, None), Ok(R::Permit(Tier::Single)));
-        assert_eq!(R::classify(Effect::Permit, Some("dual")), Ok(R::Permit(Tier::Dual)));
+        assert_eq!(
+            R::classify(Effect::Permit, Some("auto")),
+            Ok(R::Permit(Tier::Auto))
+        );
+        assert_eq!(
+            R::classify(Effect::Permit, Some("single")),
+            Ok(R::Permit(Tier::Single))
+        );
+        assert_eq!(
+            R::classify(Effect::Permit, None),
+            Ok(R::Permit(Tier::Single))
+        );
+        assert_eq!(
+            R::classify(Effect::Permit, Some("dual")),
+            Ok(R::Permit(Tier::Dual))
+        );
         assert_eq!(R::classify(Effect::Forbid, None), Ok(R::Forbid));
-        assert_eq!(R::classify(Effect::Forbid, Some("single")), Ok(R::Gate(Tier::Single)));
-        assert_eq!(R::classify(Effect::Forbid, Some("dual")), Ok(R::Gate(Tier::Dual)));
+        assert_eq!(
+            R::classify(Effect::Forbid, Some("single")),
+            Ok(R::Gate(Tier::Single))
+        );
+        assert_eq!(
+            R::classify(Effect::Forbid, Some("dual")),
+            Ok(R::Gate(Tier::Dual))
+        );
     }
 
     #[test]
     fn invalid_combinations_are_rejected() {
         use PolicyRole as R;
-        assert_eq!(R::classify(Effect::Permit, Some("deny")), Err(InvalidTier::PermitDeny));
-        assert_eq!(R::classify(Effect::Forbid, Some("auto")), Err(InvalidTier::ForbidAuto));
-        assert_eq!(R::classify(Effect::Forbid, Some("deny")), Err(InvalidTier::ForbidDeny));
+        assert_eq!(
+            R::classify(Effect::Permit, Some("deny")),
+            Err(InvalidTier::PermitDeny)
+        );
+        assert_eq!(
+            R::classify(Effect::Forbid, Some("auto")),
+            Err(InvalidTier::ForbidAuto)
+        );
+        assert_eq!(
+            R::classify(Effect::Forbid, Some("deny")),
+            Err(InvalidTier::ForbidDeny)
+        );
         for bad in ["", "AUTO", "none", "triple", " single"] {
-            assert_eq!(R::classify(Effect::Permit, Some(bad)), Err(InvalidTier::Unknown(bad.into())));
-            assert_eq!(R::classify(Effect::Forbid, Some(bad)), Err(InvalidTier::Unknown(bad.into())));
+            assert_eq!(
+                R::classify(Effect::Permit, Some(bad)),
+                Err(InvalidTier::Unknown(bad.into()))
+            );
+            assert_eq!(
+                R::classify(Effect::Forbid, Some(bad)),
+                Err(InvalidTier::Unknown(bad.into()))
+            );
         }
     }
 

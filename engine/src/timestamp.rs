@@ -68,7 +68,9 @@ impl Timestamp {
 
     /// RFC 3339 in UTC (`Z`), the form written into records.
     pub fn to_rfc3339(&self) -> String {
-        self.0.format(&Rfc3339).unwrap_or_else(|_| self.to_cedar_datetime())
+        self.0
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| self.to_cedar_datetime())
     }
 }
 
@@ -79,7 +81,10 @@ impl FromStr for Timestamp {
             input: s.to_string(),
             reason: e.to_string(),
         })?;
-        Self::from_offset_date_time(t).map_err(|e| BadTimestamp { input: s.to_string(), ..e })
+        Self::from_offset_date_time(t).map_err(|e| BadTimestamp {
+            input: s.to_string(),
+            ..e
+        })
     }
 }
 
@@ -117,7 +122,13 @@ mod tests {
 
     #[test]
     fn refuses_garbage_and_dates_without_time() {
-        for bad in ["", "2026-06-01", "yesterday", "2026-13-01T00:00:00Z", "2026-06-01T12:00:00"] {
+        for bad in [
+            "",
+            "2026-06-01",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-06-01T12:00:00",
+        ] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
         }
     }

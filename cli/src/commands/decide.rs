@@ -14,7 +14,9 @@ pub fn run(args: DecideArgs) -> miette::Result<u8> {
     let pack = load_pack(&args.pack)?;
     let (name, request) = read_request(&args)?;
     let entities = load_entities(&pack, args.entities.as_deref())?;
-    let decision = pack.decide(&request, &entities, at).wrap_err_with(|| format!("{name}: cannot decide"))?;
+    let decision = pack
+        .decide(&request, &entities, at)
+        .wrap_err_with(|| format!("{name}: cannot decide"))?;
     match args.format {
         Format::Json => {
             let json = serde_json::to_string_pretty(&decision).map_err(|e| miette!("{e}"))?;
@@ -33,10 +35,13 @@ fn read_request(args: &DecideArgs) -> miette::Result<(String, ProposedAction)> {
         return Ok((name, request));
     }
     let (Some(p), Some(a), Some(r)) = (&args.principal, &args.action, &args.resource) else {
-        return Err(miette!("give --request FILE, or --principal, --action and --resource"));
+        return Err(miette!(
+            "give --request FILE, or --principal, --action and --resource"
+        ));
     };
     let field = |flag: &str, v: &str| {
-        EntityRef::from_json(&Value::String(v.to_string()), flag).map_err(|e| miette!("--{flag}: {e}"))
+        EntityRef::from_json(&Value::String(v.to_string()), flag)
+            .map_err(|e| miette!("--{flag}: {e}"))
     };
     let context = match &args.context {
         None => Map::new(),
@@ -45,7 +50,12 @@ fn read_request(args: &DecideArgs) -> miette::Result<(String, ProposedAction)> {
             _ => return Err(miette!("--context must be a JSON object")),
         },
     };
-    let request = ProposedAction::new(field("principal", p)?, field("action", a)?, field("resource", r)?, context)
-        .map_err(|e| miette!("{e}"))?;
+    let request = ProposedAction::new(
+        field("principal", p)?,
+        field("action", a)?,
+        field("resource", r)?,
+        context,
+    )
+    .map_err(|e| miette!("{e}"))?;
     Ok(("request".into(), request))
 }
