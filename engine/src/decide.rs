@@ -291,3 +291,84 @@ fn error_chain(e: &dyn miette::Diagnostic) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{PackSource, SourceFile};
+
+    fn pack(text: &str) -> Pack {
+        Pack::load(PackSource { policies: vec![SourceFile::new("p.cedar", text)], schemas: vec![] }).unwrap()
+    }
+
+    fn decide(pack: &Pack, context: Value) -> Result<Decision, InputError> {
+        let r = ProposedAction::from_json(&json!({
+            "principal": "Agent::\"a\"", "action": "Action::\"go\"", "resource": "R::\"r\"", "context": context,
+        }))
+        .unwrap();
+        pack.decide(&r, &pack.no_entities(), "2026-06-01T12:00:00Z".parse().unwrap())
+    }
+
+    const PACK: &str = r#"
+        @id("p-auto") @tier("auto") permit(principal, action, resource) when { context.low };
+        @id("p-single") @tier("single") permit(principal, action, resource);
+        @id("g-dual") @tier("dual") forbid(principal, action, resource) when { context.risky };
+        @id("g-single") @tier("single") forbid(principal, action, resource) when { context.risky };
+        @id("no") forbid(principal, action, resource) when { context.banned };
+    "#;
+
+    fn ids(d: &Decision) -> Vec<&str> {
+        d.determining.iter().map(|p| p.id.as_str()).collect()
+    }
+
+    #[test]
+    fn lowest_permit_and_highest_gate_determine() {
+        let p = pack(PACK);
+        let d = decide(&p, json!({"low": true, "risky": false, "banned": false})).unwrap();
+        assert_eq!((d.tier, ids(&d)), (Tier::Auto, vec!["p-auto"]));
+        let d = decide(&p, json!({"low": true, "risky": true, "banned": false})).unwrap();
+        assert_eq!((d.tier, ids(&d)), (Tier::Dual, vec!["p-auto", "g-dual"]));
+        assert_eq!(d.approvals_required, Some(2));
+        let d = decide(&p, json!({"low": false, "risky": false, "banned": true})).unwrap();
+        assert_eq!((d.tier, ids(&d)), (Tier::Deny, vec!["no"]));
+        assert_eq!(d.approvals_required, None);
+    }
+
+    #[test]
+    fn errors_fail_closed_and_are_reported() {
+        let p = pack(PACK);
+        // `low` missing: the auto permit errors and grants nothing; `risky` missing: both gates
+        // error and count; `banned` missing: the forbid errors and denies.
+        let d = decide(&p, json!({"risky": false, "banned": false})).unwrap();
+        assert_eq!((d.tier, ids(&d)), (Tier::Single, vec!["p-single"]));
+        assert_eq!(d.errors.iter().map(|e| e.policy.as_str()).collect::<Vec<_>>(), ["p-auto"]);
+        let d = decide(&p, json!({"low": true, "banned": false})).unwrap();
+        assert_eq!((d.tier, ids(&d)), (Tier::Dual, vec!["p-auto", "g-dual"]));
+        let d = decide(&p, json!({"low": true, "risky": false})).unwrap();
+        assert_eq!((d.tier, ids(&d)), (Tier::Deny, vec!["no"]));
+    }
+
+    #[test]
+    fn no_permit_is_deny_with_nothing_determining() {
+        let p = pack("@tier(\"auto\") permit(principal, action == Action::\"other\", resource);");
+        let d = decide(&p, json!({})).unwrap();
+        assert_eq!(d.tier, Tier::Deny);
+        assert!(d.determining.is_empty());
+    }
+
+    #[test]
+    fn now_is_tollgates_clock() {
+        let p = pack("@tier(\"auto\") permit(principal, action, resource) when { context.now > datetime(\"2026-01-01\") };");
+        assert_eq!(decide(&p, json!({})).unwrap().tier, Tier::Auto);
+        assert_eq!(decide(&p, json!({"now": "2030-01-01T00:00:00Z"})), Err(InputError::CallerSuppliedNow));
+    }
+
+    #[test]
+    fn decision_names_request_and_pack() {
+        let p = pack(PACK);
+        let d = decide(&p, json!({"low": true, "risky": false, "banned": false})).unwrap();
+        assert_eq!(d.policy_set, p.hash());
+        let again = decide(&p, json!({"banned": false, "risky": false, "low": true})).unwrap();
+        assert_eq!(d.request, again.request);
+    }
+}

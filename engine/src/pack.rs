@@ -524,3 +524,138 @@ fn validation_diagnostic<E: miette::Diagnostic + fmt::Display>(
     }
     d
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(files: &[(&str, &str)], schema: Option<&str>) -> Result<Pack, LoadError> {
+        Pack::load(PackSource {
+            policies: files.iter().map(|(n, t)| SourceFile::new(*n, *t)).collect(),
+            schemas: schema.map(|s| vec![SourceFile::new("s.cedarschema", s)]).unwrap_or_default(),
+        })
+    }
+
+    const SCHEMA: &str = r#"
+        @human entity Human;
+        entity Agent;
+        entity Doc { secret: Bool };
+        @privilege_expansion("grows") action grow appliesTo { principal: [Agent], resource: [Doc], context: { now: datetime } };
+        action read appliesTo { principal: [Agent], resource: [Doc] };
+    "#;
+
+    #[test]
+    fn ids_positions_and_order() {
+        let pack = load(
+            &[
+                ("b.cedar", "// header\n@id(\"named\")\n@tier(\"auto\")\npermit(principal, action, resource);\n\nforbid(principal, action, resource) when { false };\n"),
+                ("a.cedar", "permit(principal, action, resource);"),
+            ],
+            None,
+        )
+        .unwrap();
+        let got: Vec<(String, String, PolicyRole)> =
+            pack.policies().iter().map(|p| (p.id().to_string(), p.source(), p.role())).collect();
+        assert_eq!(
+            got,
+            [
+                ("a.cedar:1".to_string(), "a.cedar:1".to_string(), PolicyRole::Permit(Tier::Single)),
+                ("named".to_string(), "b.cedar:2".to_string(), PolicyRole::Permit(Tier::Auto)),
+                ("b.cedar:2".to_string(), "b.cedar:6".to_string(), PolicyRole::Forbid),
+            ]
+        );
+        assert_eq!(pack.policy("named").map(|p| p.ordinal()), Some(1));
+    }
+
+    #[test]
+    fn identical_policy_texts_get_distinct_positions() {
+        let text = "permit(principal, action, resource);\npermit(principal, action, resource);\n";
+        let pack = load(&[("p.cedar", text)], None).unwrap();
+        let lines: Vec<usize> = pack.policies().iter().map(|p| p.position().line).collect();
+        assert_eq!(lines, [1, 2]);
+    }
+
+    #[test]
+    fn duplicate_ids_fail_naming_both() {
+        let err = load(
+            &[
+                ("a.cedar", "@id(\"x\") permit(principal, action, resource);"),
+                ("b.cedar", "\n\n@id(\"x\") forbid(principal, action, resource);"),
+            ],
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.problems().len(), 1);
+        let msg = err.to_string();
+        assert!(msg.contains("b.cedar:3:1") && msg.contains("a.cedar:1"), "{msg}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_not_just_the_first() {
+        let err = load(
+            &[
+                ("a.cedar", "@tier(\"deny\") permit(principal, action, resource);"),
+                ("b.cedar", "@tier(\"auto\") forbid(principal, action, resource);"),
+                ("c.cedar", "permit(principal, action, resource"),
+            ],
+            None,
+        )
+        .unwrap_err();
+        let files: Vec<&str> = err.problems().iter().map(|p| p.file.as_str()).collect();
+        assert_eq!(files, ["a.cedar", "b.cedar", "c.cedar"]);
+        assert_eq!(err.problems().first().and_then(|p| p.policy.as_deref()), Some("a.cedar:1"));
+    }
+
+    #[test]
+    fn templates_and_empty_ids_are_refused() {
+        assert!(load(&[("t.cedar", "permit(principal == ?principal, action, resource);")], None).is_err());
+        assert!(load(&[("t.cedar", "@id(\"\") permit(principal, action, resource);")], None).is_err());
+    }
+
+    #[test]
+    fn validation_errors_point_into_the_file() {
+        let err = load(
+            &[("v.cedar", "@tier(\"auto\")\npermit(principal, action == Action::\"read\", resource)\nwhen { resource.secrett };\n")],
+            Some(SCHEMA),
+        )
+        .unwrap_err();
+        let p = err.problems().first().unwrap();
+        assert_eq!((p.file.as_str(), p.position.line), ("v.cedar", 3));
+        assert_eq!(p.code, "tollgate::validation");
+    }
+
+    #[test]
+    fn schema_annotations_and_context() {
+        let pack = load(&[("ok.cedar", "permit(principal, action, resource);")], Some(SCHEMA)).unwrap();
+        let schema = pack.schema().unwrap();
+        assert!(schema.is_human_type("Human") && !schema.is_human_type("Agent"));
+        assert!(schema.is_expansion("Action::\"grow\"") && !schema.is_expansion("Action::\"read\""));
+        let grow: cedar_policy::EntityUid = "Action::\"grow\"".parse().unwrap();
+        let read: cedar_policy::EntityUid = "Action::\"read\"".parse().unwrap();
+        assert!(schema.context_declares(&grow, "now"));
+        assert!(!schema.context_declares(&read, "now"));
+    }
+
+    #[test]
+    fn bad_schema_names_its_file() {
+        let err = load(&[("ok.cedar", "permit(principal, action, resource);")], Some("entity A {")).unwrap_err();
+        assert_eq!(err.problems().first().map(|p| p.file.as_str()), Some("s.cedarschema"));
+    }
+
+    #[test]
+    fn hash_depends_on_names_and_texts_not_order() {
+        let a = PackSource {
+            policies: vec![SourceFile::new("a.cedar", "x"), SourceFile::new("b.cedar", "y")],
+            schemas: vec![],
+        };
+        let mut b = a.clone();
+        b.policies.reverse();
+        assert_eq!(pack_hash(&a), pack_hash(&b));
+        let mut c = a.clone();
+        c.policies[0].name = "c.cedar".into();
+        assert_ne!(pack_hash(&a), pack_hash(&c));
+        let mut d = a.clone();
+        d.schemas.push(SourceFile::new("a.cedar", "x"));
+        assert_ne!(pack_hash(&a), pack_hash(&d));
+    }
+}
