@@ -298,7 +298,11 @@ mod tests {
     use crate::source::{PackSource, SourceFile};
 
     fn pack(text: &str) -> Pack {
-        Pack::load(PackSource { policies: vec![SourceFile::new("p.cedar", text)], schemas: vec![] }).unwrap()
+        Pack::load(PackSource {
+            policies: vec![SourceFile::new("p.cedar", text)],
+            schemas: vec![],
+        })
+        .unwrap()
     }
 
     fn decide(pack: &Pack, context: Value) -> Result<Decision, InputError> {
@@ -306,7 +310,11 @@ mod tests {
             "principal": "Agent::\"a\"", "action": "Action::\"go\"", "resource": "R::\"r\"", "context": context,
         }))
         .unwrap();
-        pack.decide(&r, &pack.no_entities(), "2026-06-01T12:00:00Z".parse().unwrap())
+        pack.decide(
+            &r,
+            &pack.no_entities(),
+            "2026-06-01T12:00:00Z".parse().unwrap(),
+        )
     }
 
     const PACK: &str = r#"
@@ -341,7 +349,13 @@ mod tests {
         // error and count; `banned` missing: the forbid errors and denies.
         let d = decide(&p, json!({"risky": false, "banned": false})).unwrap();
         assert_eq!((d.tier, ids(&d)), (Tier::Single, vec!["p-single"]));
-        assert_eq!(d.errors.iter().map(|e| e.policy.as_str()).collect::<Vec<_>>(), ["p-auto"]);
+        assert_eq!(
+            d.errors
+                .iter()
+                .map(|e| e.policy.as_str())
+                .collect::<Vec<_>>(),
+            ["p-auto"]
+        );
         let d = decide(&p, json!({"low": true, "banned": false})).unwrap();
         assert_eq!((d.tier, ids(&d)), (Tier::Dual, vec!["p-auto", "g-dual"]));
         let d = decide(&p, json!({"low": true, "risky": false})).unwrap();
@@ -358,9 +372,14 @@ mod tests {
 
     #[test]
     fn now_is_tollgates_clock() {
-        let p = pack("@tier(\"auto\") permit(principal, action, resource) when { context.now > datetime(\"2026-01-01\") };");
+        let p = pack(
+            "@tier(\"auto\") permit(principal, action, resource) when { context.now > datetime(\"2026-01-01\") };",
+        );
         assert_eq!(decide(&p, json!({})).unwrap().tier, Tier::Auto);
-        assert_eq!(decide(&p, json!({"now": "2030-01-01T00:00:00Z"})), Err(InputError::CallerSuppliedNow));
+        assert_eq!(
+            decide(&p, json!({"now": "2030-01-01T00:00:00Z"})),
+            Err(InputError::CallerSuppliedNow)
+        );
     }
 
     #[test]

@@ -532,7 +532,9 @@ mod tests {
     fn load(files: &[(&str, &str)], schema: Option<&str>) -> Result<Pack, LoadError> {
         Pack::load(PackSource {
             policies: files.iter().map(|(n, t)| SourceFile::new(*n, *t)).collect(),
-            schemas: schema.map(|s| vec![SourceFile::new("s.cedarschema", s)]).unwrap_or_default(),
+            schemas: schema
+                .map(|s| vec![SourceFile::new("s.cedarschema", s)])
+                .unwrap_or_default(),
         })
     }
 
@@ -554,14 +556,29 @@ mod tests {
             None,
         )
         .unwrap();
-        let got: Vec<(String, String, PolicyRole)> =
-            pack.policies().iter().map(|p| (p.id().to_string(), p.source(), p.role())).collect();
+        let got: Vec<(String, String, PolicyRole)> = pack
+            .policies()
+            .iter()
+            .map(|p| (p.id().to_string(), p.source(), p.role()))
+            .collect();
         assert_eq!(
             got,
             [
-                ("a.cedar:1".to_string(), "a.cedar:1".to_string(), PolicyRole::Permit(Tier::Single)),
-                ("named".to_string(), "b.cedar:2".to_string(), PolicyRole::Permit(Tier::Auto)),
-                ("b.cedar:2".to_string(), "b.cedar:6".to_string(), PolicyRole::Forbid),
+                (
+                    "a.cedar:1".to_string(),
+                    "a.cedar:1".to_string(),
+                    PolicyRole::Permit(Tier::Single)
+                ),
+                (
+                    "named".to_string(),
+                    "b.cedar:2".to_string(),
+                    PolicyRole::Permit(Tier::Auto)
+                ),
+                (
+                    "b.cedar:2".to_string(),
+                    "b.cedar:6".to_string(),
+                    PolicyRole::Forbid
+                ),
             ]
         );
         assert_eq!(pack.policy("named").map(|p| p.ordinal()), Some(1));
@@ -580,22 +597,34 @@ mod tests {
         let err = load(
             &[
                 ("a.cedar", "@id(\"x\") permit(principal, action, resource);"),
-                ("b.cedar", "\n\n@id(\"x\") forbid(principal, action, resource);"),
+                (
+                    "b.cedar",
+                    "\n\n@id(\"x\") forbid(principal, action, resource);",
+                ),
             ],
             None,
         )
         .unwrap_err();
         assert_eq!(err.problems().len(), 1);
         let msg = err.to_string();
-        assert!(msg.contains("b.cedar:3:1") && msg.contains("a.cedar:1"), "{msg}");
+        assert!(
+            msg.contains("b.cedar:3:1") && msg.contains("a.cedar:1"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn every_problem_is_reported_not_just_the_first() {
         let err = load(
             &[
-                ("a.cedar", "@tier(\"deny\") permit(principal, action, resource);"),
-                ("b.cedar", "@tier(\"auto\") forbid(principal, action, resource);"),
+                (
+                    "a.cedar",
+                    "@tier(\"deny\") permit(principal, action, resource);",
+                ),
+                (
+                    "b.cedar",
+                    "@tier(\"auto\") forbid(principal, action, resource);",
+                ),
                 ("c.cedar", "permit(principal, action, resource"),
             ],
             None,
@@ -603,13 +632,31 @@ mod tests {
         .unwrap_err();
         let files: Vec<&str> = err.problems().iter().map(|p| p.file.as_str()).collect();
         assert_eq!(files, ["a.cedar", "b.cedar", "c.cedar"]);
-        assert_eq!(err.problems().first().and_then(|p| p.policy.as_deref()), Some("a.cedar:1"));
+        assert_eq!(
+            err.problems().first().and_then(|p| p.policy.as_deref()),
+            Some("a.cedar:1")
+        );
     }
 
     #[test]
     fn templates_and_empty_ids_are_refused() {
-        assert!(load(&[("t.cedar", "permit(principal == ?principal, action, resource);")], None).is_err());
-        assert!(load(&[("t.cedar", "@id(\"\") permit(principal, action, resource);")], None).is_err());
+        assert!(
+            load(
+                &[(
+                    "t.cedar",
+                    "permit(principal == ?principal, action, resource);"
+                )],
+                None
+            )
+            .is_err()
+        );
+        assert!(
+            load(
+                &[("t.cedar", "@id(\"\") permit(principal, action, resource);")],
+                None
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -626,10 +673,16 @@ mod tests {
 
     #[test]
     fn schema_annotations_and_context() {
-        let pack = load(&[("ok.cedar", "permit(principal, action, resource);")], Some(SCHEMA)).unwrap();
+        let pack = load(
+            &[("ok.cedar", "permit(principal, action, resource);")],
+            Some(SCHEMA),
+        )
+        .unwrap();
         let schema = pack.schema().unwrap();
         assert!(schema.is_human_type("Human") && !schema.is_human_type("Agent"));
-        assert!(schema.is_expansion("Action::\"grow\"") && !schema.is_expansion("Action::\"read\""));
+        assert!(
+            schema.is_expansion("Action::\"grow\"") && !schema.is_expansion("Action::\"read\"")
+        );
         let grow: cedar_policy::EntityUid = "Action::\"grow\"".parse().unwrap();
         let read: cedar_policy::EntityUid = "Action::\"read\"".parse().unwrap();
         assert!(schema.context_declares(&grow, "now"));
@@ -638,14 +691,24 @@ mod tests {
 
     #[test]
     fn bad_schema_names_its_file() {
-        let err = load(&[("ok.cedar", "permit(principal, action, resource);")], Some("entity A {")).unwrap_err();
-        assert_eq!(err.problems().first().map(|p| p.file.as_str()), Some("s.cedarschema"));
+        let err = load(
+            &[("ok.cedar", "permit(principal, action, resource);")],
+            Some("entity A {"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.problems().first().map(|p| p.file.as_str()),
+            Some("s.cedarschema")
+        );
     }
 
     #[test]
     fn hash_depends_on_names_and_texts_not_order() {
         let a = PackSource {
-            policies: vec![SourceFile::new("a.cedar", "x"), SourceFile::new("b.cedar", "y")],
+            policies: vec![
+                SourceFile::new("a.cedar", "x"),
+                SourceFile::new("b.cedar", "y"),
+            ],
             schemas: vec![],
         };
         let mut b = a.clone();
