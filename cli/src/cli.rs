@@ -24,7 +24,47 @@ pub enum Command {
     /// Decide the tier of one proposed action.
     #[command(after_help = DECIDE_HELP)]
     Decide(DecideArgs),
+    /// Print the hash of a request, the value approvals are bound to.
+    Hash(HashArgs),
+    /// Make an Ed25519 key for an approver (or for signing the audit log).
+    #[command(after_help = KEYGEN_HELP)]
+    Keygen(KeygenArgs),
+    /// Sign an approval (or rejection) of one request; prints one JSON line to append to a file.
+    #[command(after_help = APPROVE_HELP)]
+    Approve(ApproveArgs),
+    /// Check approvals for a request: allowed, pending or denied.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
+    /// Check, show or anchor the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
+
+const KEYGEN_HELP: &str = "\
+Examples:
+  tollgate keygen --approver 'Human::\"alice\"' --out alice.key >> keyring.json.d/alice.json
+  tollgate keygen --out audit.key          # a service key for --sign-key; prints its public key
+
+The private key file is created with mode 0600 and never overwritten. With --approver, the output
+is the approver's keyring entry {\"Human::\\\"alice\\\"\": \"ed25519:...\"}; merge entries into one
+JSON object for --keyring.";
+
+const APPROVE_HELP: &str = "\
+Examples:
+  tollgate approve --request req.json --approver 'Human::\"alice\"' --key alice.key >> approvals.jsonl
+  tollgate approve --request req.json --approver 'Human::\"alice\"' --key alice.key \\
+      --reject --evidence 'scope broader than the incident needs' >> approvals.jsonl
+
+The record binds the request's hash, so it cannot be replayed on another request.";
+
+const VERIFY_HELP: &str = "\
+Example:
+  tollgate verify --request req.json --approvals approvals.jsonl --keyring keyring.json \\
+      --entities examples/entities.json --audit audit.jsonl
+
+Exit codes: 0 allowed, 3 pending (more approvals needed), 4 denied (deny tier or a counted
+reject), 2 could not verify (malformed records, unreadable files, no schema, the principal or an
+approver missing from the entities).";
 
 const DECIDE_HELP: &str = "\
 Examples:
@@ -51,6 +91,21 @@ pub struct PackArgs {
 pub enum Format {
     Text,
     Json,
+}
+
+/// Writing an audit record.
+#[derive(Debug, Args, Clone)]
+pub struct AuditArgs {
+    /// Append an audit record to this JSON Lines file (locked, one write, fsync).
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    /// Sign the audit record with this key file (see `tollgate keygen`).
+    #[arg(long, value_name = "KEY", requires = "audit")]
+    pub sign_key: Option<PathBuf>,
+    /// The AI's recommendation or rationale to record (default: the request's
+    /// `context.recommendation`, if any).
+    #[arg(long, value_name = "TEXT", requires = "audit")]
+    pub recommendation: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -81,4 +136,126 @@ pub struct DecideArgs {
     /// Evaluation time (RFC 3339, any offset); defaults to now. Fills `context.now`.
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
+    #[command(flatten)]
+    pub audit: AuditArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// The request (Cedar JSON); `-` reads stdin.
+    #[arg(long, value_name = "FILE|-")]
+    pub request: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The approver the key belongs to, e.g. 'Human::"alice"'. Omit for an audit-signing key.
+    #[arg(long)]
+    pub approver: Option<String>,
+    /// Where to write the private key (created with mode 0600; never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The request approved (Cedar JSON); `-` reads stdin.
+    #[arg(long, value_name = "FILE|-")]
+    pub request: PathBuf,
+    /// Who approves, e.g. 'Human::"alice"'; must match the key file.
+    #[arg(long)]
+    pub approver: String,
+    /// The approver's private key file.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Reject instead of approve (needs --evidence).
+    #[arg(long, requires = "evidence")]
+    pub reject: bool,
+    /// How long the approval stays valid: e.g. 30m, 1h, 2h30m (at most 24h).
+    #[arg(long, default_value = "1h")]
+    pub ttl: String,
+    /// Why: the evidence the decision rests on (required for --reject).
+    #[arg(long, value_name = "TEXT")]
+    pub evidence: Option<String>,
+    /// Issue time (RFC 3339); defaults to now.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// The request (Cedar JSON); `-` reads stdin.
+    #[arg(long, value_name = "FILE|-")]
+    pub request: PathBuf,
+    /// Approval records, one JSON object per line.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub approvals: PathBuf,
+    /// Approvers' public keys: {"Human::\"alice\"": "ed25519:...", ...}.
+    #[arg(long, value_name = "FILE")]
+    pub keyring: PathBuf,
+    /// Entities: the principal and every approver must be in them.
+    #[arg(long, value_name = "FILE")]
+    pub entities: PathBuf,
+    /// Evaluation time (RFC 3339); defaults to now.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub audit: AuditArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check that no record was edited, removed, inserted or reordered.
+    ///
+    /// Exit 0 intact, 1 tampered (naming the first bad line), 2 could not read.
+    Verify(AuditVerifyArgs),
+    /// Print the records.
+    Show(AuditShowArgs),
+    /// Print the record count and head hash, to store elsewhere (a ticket, a CI artifact).
+    Head(AuditHeadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// The audit log.
+    pub file: PathBuf,
+    /// A head hash recorded earlier: detects records cut off or edited after it.
+    #[arg(long, value_name = "sha256:...")]
+    pub head: Option<String>,
+    /// A record count recorded earlier: detects records cut off after it.
+    #[arg(long, value_name = "N")]
+    pub count: Option<usize>,
+    /// The audit key's public key (`ed25519:...`, or a file holding it or the key file):
+    /// every record must be signed by it.
+    #[arg(long, value_name = "KEY")]
+    pub pubkey: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditShowArgs {
+    /// The audit log.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditHeadArgs {
+    /// The audit log.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }

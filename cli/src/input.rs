@@ -88,3 +88,18 @@ pub fn evaluation_time(at: Option<&str>) -> miette::Result<Timestamp> {
         }
     }
 }
+
+/// Reads a request file (or stdin for `-`).
+pub fn read_request_file(path: &Path) -> miette::Result<(String, tollgate_engine::ProposedAction)> {
+    let (name, text) = read_input(path)?;
+    let value = parse_json(&name, &text)?;
+    let request =
+        tollgate_engine::ProposedAction::from_json(&value).map_err(|e| miette!("{name}: {e}"))?;
+    Ok((name, request))
+}
+
+/// Reads a private key file.
+pub fn read_key_file(path: &Path) -> miette::Result<tollgate_engine::keys::KeyFile> {
+    let (name, text) = read_input(path)?;
+    tollgate_engine::keys::KeyFile::parse(&text).map_err(|e| miette!("{name}: {e}"))
+}

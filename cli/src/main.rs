@@ -3,6 +3,7 @@
 //! formats; every exit code is chosen in one place, here.
 #![forbid(unsafe_code)]
 
+mod audit_log;
 mod cli;
 mod commands;
 mod input;
@@ -22,6 +23,10 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     /// Could not run: bad input, unreadable files, a pack that does not load.
     pub const ERROR: u8 = 2;
+    /// `verify`: more approvals are needed.
+    pub const PENDING: u8 = 3;
+    /// `verify`: denied (deny tier or a counted reject).
+    pub const DENIED: u8 = 4;
 }
 
 fn main() -> ExitCode {
@@ -38,5 +43,10 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> miette::Result<u8> {
     match cli.command {
         Command::Decide(args) => commands::decide::run(args),
+        Command::Hash(args) => commands::hash::run(args),
+        Command::Keygen(args) => commands::keygen::run(args),
+        Command::Approve(args) => commands::approve::run(args),
+        Command::Verify(args) => commands::verify::run(args),
+        Command::Audit(cmd) => commands::audit::run(cmd),
     }
 }

@@ -44,8 +44,14 @@ pub use source::{LineCol, PackSource, SourceDiagnostic, SourceFile, line_col};
 pub use tier::{Effect, InvalidTier, PolicyRole, Tier, UnknownTier};
 pub use timestamp::{BadTimestamp, Timestamp};
 
+/// Signed approval records and their verification.
+pub mod approvals;
+/// The hash-chained audit trail.
+pub mod audit;
 /// Reading packs and files from disk.
 #[cfg(feature = "fs")]
 pub mod fs;
+/// Ed25519 keys, signatures and keyrings.
+pub mod keys;
 /// Policy test cases (YAML) and their runner.
 pub mod testcase;

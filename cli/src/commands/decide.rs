@@ -4,6 +4,7 @@ use miette::{WrapErr, miette};
 use serde_json::{Map, Value};
 use tollgate_engine::{EntityRef, ProposedAction};
 
+use crate::audit_log::record_if_asked;
 use crate::cli::{DecideArgs, Format};
 use crate::exit;
 use crate::input::{evaluation_time, load_entities, load_pack, parse_json, read_input};
@@ -17,6 +18,7 @@ pub fn run(args: DecideArgs) -> miette::Result<u8> {
     let decision = pack
         .decide(&request, &entities, at)
         .wrap_err_with(|| format!("{name}: cannot decide"))?;
+    record_if_asked(&args.audit, at, &request, &decision, None)?;
     match args.format {
         Format::Json => {
             let json = serde_json::to_string_pretty(&decision).map_err(|e| miette!("{e}"))?;
