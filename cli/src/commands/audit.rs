@@ -111,12 +111,12 @@ fn table(records: &[Value]) -> String {
         }
     };
     let mut out = format!(
-        "{:<4} {:<25} {:<12} {:<24} {:<16} {:<6} {:<8}\n",
+        "{:<4} {:<31} {:<12} {:<24} {:<16} {:<6} {:<8}\n",
         "#", "time", "kind", "principal", "action", "tier", "outcome"
     );
     for (i, r) in records.iter().enumerate() {
         out.push_str(&format!(
-            "{:<4} {:<25} {:<12} {:<24} {:<16} {:<6} {:<8}\n",
+            "{:<4} {:<31} {:<12} {:<24} {:<16} {:<6} {:<8}\n",
             i + 1,
             s(r, &["time"]),
             s(r, &["kind"]),
