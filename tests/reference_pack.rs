@@ -32,6 +32,21 @@ fn every_reference_case_passes_and_covers_the_pack() {
         let entities = pack.entities_from_json(&loaded.entities).unwrap();
         for case in &loaded.file.cases {
             let result = run_case(&pack, &loaded.file, case, &entities, default_at);
+            // The action index must not change any decision.
+            let at = case.at.or(loaded.file.at).unwrap_or(default_at);
+            if let Ok(request) = tollgate_engine::ProposedAction::from_json(&case.request) {
+                assert_eq!(
+                    pack.decide_with(&request, &entities, at, tollgate_engine::Evaluation::Full),
+                    pack.decide_with(
+                        &request,
+                        &entities,
+                        at,
+                        tollgate_engine::Evaluation::Indexed
+                    ),
+                    "{}",
+                    case.name
+                );
+            }
             if result.passed() {
                 passed += 1;
             } else {

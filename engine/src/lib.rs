@@ -28,6 +28,7 @@
 
 mod canonical;
 mod decide;
+mod index;
 mod pack;
 mod request;
 mod schema;
@@ -36,7 +37,9 @@ mod tier;
 mod timestamp;
 
 pub use canonical::{BadDigest, NonIntegerNumber, Sha256Digest, to_canonical_json};
-pub use decide::{Decision, DeterminingPolicy, InputError, NOW, PolicyError, PreparedEntities};
+pub use decide::{
+    Decision, DeterminingPolicy, Evaluation, InputError, NOW, PolicyError, PreparedEntities,
+};
 pub use pack::{LoadError, Pack, PolicyId, PolicyInfo, pack_hash};
 pub use request::{EntityRef, ProposedAction, RequestError};
 pub use schema::{EXPANSION_ANNOTATION, HUMAN_ANNOTATION, PackSchema};

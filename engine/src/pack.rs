@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::canonical::Sha256Digest;
+use crate::index::ActionIndex;
 use crate::schema::PackSchema;
 use crate::source::{LineCol, PackSource, SourceDiagnostic, SourceFile, line_col};
 use crate::tier::{Effect, PolicyRole, Tier};
@@ -156,6 +157,7 @@ struct PackInner {
     by_id: HashMap<String, usize>,
     original: PolicySet,
     pub(crate) shadow: PolicySet,
+    index: ActionIndex,
     schema: Option<PackSchema>,
     hash: Sha256Digest,
     source: PackSource,
@@ -250,6 +252,22 @@ impl Pack {
             }
         }
 
+        let mut index = ActionIndex::default();
+        if problems.is_empty() {
+            let shadows: Vec<Policy> = policies
+                .iter()
+                .filter_map(|p| shadow.policy(p.policy.id()).cloned())
+                .collect();
+            match ActionIndex::build(&shadows, schema.as_ref().map(PackSchema::cedar)) {
+                Ok(built) => index = built,
+                Err(message) => problems.push(SourceDiagnostic::new(
+                    "tollgate::internal",
+                    &SourceFile::new("<pack>", ""),
+                    (0, 0).into(),
+                    format!("building the action index: {message}"),
+                )),
+            }
+        }
         if !problems.is_empty() {
             return Err(LoadError::new(problems));
         }
@@ -260,6 +278,7 @@ impl Pack {
                 by_id,
                 original,
                 shadow,
+                index,
                 schema,
                 hash,
                 source,
@@ -310,8 +329,14 @@ impl Pack {
         &self.inner.original
     }
 
+    /// Every policy as a permit (see `shadow_of`).
     pub(crate) fn shadow(&self) -> &PolicySet {
         &self.inner.shadow
+    }
+
+    /// The shadow policies whose action scope can match `action`.
+    pub(crate) fn candidates(&self, action: &cedar_policy::EntityUid) -> &PolicySet {
+        self.inner.index.candidates(action)
     }
 }
 
