@@ -26,6 +26,17 @@ pub enum Command {
     Decide(DecideArgs),
     /// Print the hash of a request, the value approvals are bound to.
     Hash(HashArgs),
+    /// Decide a batch of requests: what would require approval?
+    #[command(after_help = SIMULATE_HELP)]
+    Simulate(SimulateArgs),
+    /// Compare two packs on the same requests: what did a change weaken?
+    #[command(after_help = DIFF_HELP)]
+    Diff(DiffArgs),
+    /// Measure decisions per second and latency, against plain Cedar on the same requests.
+    Bench(BenchArgs),
+    /// Run the pack's YAML test cases.
+    #[command(after_help = TEST_HELP)]
+    Test(TestArgs),
     /// Make an Ed25519 key for an approver (or for signing the audit log).
     #[command(after_help = KEYGEN_HELP)]
     Keygen(KeygenArgs),
@@ -39,6 +50,32 @@ pub enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
 }
+
+const TEST_HELP: &str = "\
+Examples:
+  tollgate test                          # every case under policies/tests
+  tollgate test policies/tests/changes.yaml --coverage --junit report.xml
+
+Ends with `N passed, N failed`. Exit codes: 0 all cases pass, 1 any case fails, 2 could not run
+(a pack that does not load, an unreadable or malformed test file).";
+
+const SIMULATE_HELP: &str = "\
+Examples:
+  tollgate simulate --requests examples/requests.jsonl --entities examples/entities.json
+  tollgate simulate --requests - --group-by action --format csv < requests.jsonl > decisions.csv
+
+table streams the requests that need approval or are denied, then a summary per tier (and per
+group); csv streams every decision (summary on stderr); json buffers one object with every
+decision and the summary. Exit codes: 0 all lines decided, 1 some line could not be decided (it
+is reported with its line number and the rest still run), 2 could not run.";
+
+const DIFF_HELP: &str = "\
+Example (a pull request's base against its head):
+  git worktree add ../base origin/main
+  tollgate diff --base ../base --head . --requests examples/requests.jsonl --entities examples/entities.json
+
+Exit codes: 0 nothing weakened or errored, 1 some request's tier went down (WEAKENED) or errors on
+one side only (ERROR), 2 could not run.";
 
 const KEYGEN_HELP: &str = "\
 Examples:
@@ -138,6 +175,114 @@ pub struct DecideArgs {
     pub at: Option<String>,
     #[command(flatten)]
     pub audit: AuditArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimulateFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    Action,
+    Principal,
+    Resource,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Requests, one Cedar JSON request per line; `-` reads stdin.
+    #[arg(long, value_name = "FILE.jsonl|-")]
+    pub requests: PathBuf,
+    /// Entities in Cedar's entities JSON format.
+    #[arg(long, value_name = "FILE")]
+    pub entities: Option<PathBuf>,
+    /// Evaluation time (RFC 3339); defaults to now.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SimulateFormat::Table)]
+    pub format: SimulateFormat,
+    /// Also count tiers per action, principal or resource.
+    #[arg(long, value_enum)]
+    pub group_by: Option<GroupBy>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The base checkout root (holds policies/ and schemas/).
+    #[arg(long, value_name = "DIR")]
+    pub base: Option<PathBuf>,
+    /// The head checkout root.
+    #[arg(long, value_name = "DIR")]
+    pub head: Option<PathBuf>,
+    /// Base policies folder (instead of --base).
+    #[arg(long, value_name = "DIR", conflicts_with = "base")]
+    pub base_policies: Option<PathBuf>,
+    /// Head policies folder (instead of --head).
+    #[arg(long, value_name = "DIR", conflicts_with = "head")]
+    pub head_policies: Option<PathBuf>,
+    /// Base schema (file or folder).
+    #[arg(long, value_name = "PATH")]
+    pub base_schema: Option<PathBuf>,
+    /// Head schema (file or folder).
+    #[arg(long, value_name = "PATH")]
+    pub head_schema: Option<PathBuf>,
+    /// Requests, one Cedar JSON request per line.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub requests: PathBuf,
+    /// Entities in Cedar's entities JSON format (used for both packs).
+    #[arg(long, value_name = "FILE")]
+    pub entities: Option<PathBuf>,
+    /// Evaluation time (RFC 3339); defaults to now.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Requests, one Cedar JSON request per line.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub requests: PathBuf,
+    /// Entities in Cedar's entities JSON format.
+    #[arg(long, value_name = "FILE")]
+    pub entities: Option<PathBuf>,
+    /// Seconds to measure each engine for.
+    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    pub time: f64,
+    /// Evaluation time (RFC 3339); defaults to now.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Test files or folders (default: <policies>/tests).
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// List the policies that determined no case's decision.
+    #[arg(long)]
+    pub coverage: bool,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Evaluation time for cases that give no `at:` (RFC 3339); defaults to now.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod audit_log;
 mod cli;
 mod commands;
 mod input;
+mod jsonl;
 mod output;
 
 use std::process::ExitCode;
@@ -44,6 +45,10 @@ fn run(cli: Cli) -> miette::Result<u8> {
     match cli.command {
         Command::Decide(args) => commands::decide::run(args),
         Command::Hash(args) => commands::hash::run(args),
+        Command::Test(args) => commands::test::run(args),
+        Command::Simulate(args) => commands::simulate::run(args),
+        Command::Diff(args) => commands::diff::run(args),
+        Command::Bench(args) => commands::bench::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
         Command::Approve(args) => commands::approve::run(args),
         Command::Verify(args) => commands::verify::run(args),

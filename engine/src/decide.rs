@@ -212,8 +212,9 @@ impl Pack {
         })
     }
 
-    /// The Cedar request for `request` at `at`, with `now` filled; validated against the schema.
-    pub(crate) fn cedar_request(
+    /// The Cedar request for `request` at `at`, with `now` filled and validated against the
+    /// schema — what a decision evaluates (public so that benches compare like with like).
+    pub fn cedar_request(
         &self,
         request: &ProposedAction,
         at: Timestamp,

@@ -51,6 +51,8 @@ pub use timestamp::{BadTimestamp, Timestamp};
 pub mod approvals;
 /// The hash-chained audit trail.
 pub mod audit;
+/// Plain Cedar on the same requests, for benchmarks.
+pub mod baseline;
 /// Reading packs and files from disk.
 #[cfg(feature = "fs")]
 pub mod fs;

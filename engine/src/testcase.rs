@@ -208,8 +208,8 @@ mod files {
         /// Not a valid test file.
         #[error(transparent)]
         Parse(#[from] TestFileError),
-        /// Its entities file is not JSON.
-        #[error("{path}: entities are not valid JSON: {message}")]
+        /// Its entities are not JSON, or do not fit the pack.
+        #[error("{path}: entities: {message}")]
         Entities {
             /// The entities file.
             path: PathBuf,
@@ -239,6 +239,95 @@ mod files {
             file,
             entities,
         })
+    }
+
+    /// The results of one test file.
+    #[derive(Debug, Clone)]
+    pub struct FileReport {
+        /// The file.
+        pub path: PathBuf,
+        /// One result per case, in file order.
+        pub cases: Vec<CaseResult>,
+    }
+
+    /// The results of a whole suite.
+    #[derive(Debug, Clone, Default)]
+    pub struct SuiteReport {
+        /// Per file, in path order.
+        pub files: Vec<FileReport>,
+    }
+
+    impl SuiteReport {
+        /// Cases that passed.
+        pub fn passed(&self) -> usize {
+            self.files
+                .iter()
+                .flat_map(|f| &f.cases)
+                .filter(|c| c.passed())
+                .count()
+        }
+        /// Cases that failed.
+        pub fn failed(&self) -> usize {
+            self.files
+                .iter()
+                .flat_map(|f| &f.cases)
+                .filter(|c| !c.passed())
+                .count()
+        }
+        /// Policies that determined no case's decision, in pack order, and the share that did.
+        pub fn coverage(&self, pack: &Pack) -> (Vec<String>, f64) {
+            let mut hit: BTreeSet<&str> = BTreeSet::new();
+            for case in self.files.iter().flat_map(|f| &f.cases) {
+                if let Ok(d) = &case.actual {
+                    hit.extend(d.determining.iter().map(|p| p.id.as_str()));
+                }
+            }
+            let all = pack.policies();
+            let never: Vec<String> = all
+                .iter()
+                .map(|p| p.id().to_string())
+                .filter(|id| !hit.contains(id.as_str()))
+                .collect();
+            let percent = if all.is_empty() {
+                100.0
+            } else {
+                (all.len() - never.len()) as f64 * 100.0 / all.len() as f64
+            };
+            (never, percent)
+        }
+    }
+
+    /// Runs every case of every file at `paths` (files, or folders searched recursively).
+    /// Fails only when a file cannot be read or parsed, or its entities do not fit the pack.
+    pub fn run_suite(
+        pack: &Pack,
+        paths: &[PathBuf],
+        default_at: Timestamp,
+    ) -> Result<SuiteReport, TestLoadError> {
+        let mut files = Vec::new();
+        for p in paths {
+            files.extend(find_test_files(p)?);
+        }
+        files.sort();
+        files.dedup();
+        let mut report = SuiteReport::default();
+        for path in files {
+            let loaded = load_test_file(&path)?;
+            let entities =
+                pack.entities_from_json(&loaded.entities)
+                    .map_err(|e| TestLoadError::Entities {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+            let cases = loaded
+                .file
+                .cases
+                .iter()
+                .map(|case| run_case(pack, &loaded.file, case, &entities, default_at))
+                .collect();
+            report.files.push(FileReport { path, cases });
+        }
+        Ok(report)
     }
 
     /// The `.yaml`/`.yml` files at `path` (a file, or a folder searched recursively), sorted.

@@ -2,7 +2,11 @@
 
 pub mod approve;
 pub mod audit;
+pub mod bench;
 pub mod decide;
+pub mod diff;
 pub mod hash;
 pub mod keygen;
+pub mod simulate;
+pub mod test;
 pub mod verify;

@@ -1,0 +1,136 @@
+//! `tollgate bench`: decisions per second and latency percentiles, against plain Cedar.
+
+use std::time::{Duration, Instant};
+
+use miette::miette;
+use serde::Serialize;
+use serde_json::Value;
+use tollgate_engine::baseline::{PlainRequest, plain_cedar};
+use tollgate_engine::{PreparedEntities, ProposedAction};
+
+use crate::cli::{BenchArgs, Format};
+use crate::exit;
+use crate::input::{evaluation_time, load_entities, load_pack};
+use crate::jsonl::Lines;
+
+#[derive(Debug, Serialize)]
+struct Stats {
+    decisions: usize,
+    decisions_per_sec: f64,
+    mean_us: f64,
+    p50_us: f64,
+    p90_us: f64,
+    p99_us: f64,
+}
+
+fn measure(budget: Duration, n: usize, mut one: impl FnMut(usize)) -> Stats {
+    // Warm caches first, outside the measurement.
+    for i in 0..n.min(200) {
+        one(i);
+    }
+    let mut samples: Vec<Duration> = Vec::new();
+    let start = Instant::now();
+    let mut i = 0;
+    while start.elapsed() < budget {
+        let t = Instant::now();
+        one(i % n);
+        samples.push(t.elapsed());
+        i += 1;
+    }
+    let total = start.elapsed();
+    samples.sort_unstable();
+    let pct = |p: f64| {
+        let idx = ((samples.len() as f64 * p).ceil() as usize)
+            .saturating_sub(1)
+            .min(samples.len().saturating_sub(1));
+        samples.get(idx).map_or(0.0, |d| d.as_secs_f64() * 1e6)
+    };
+    let sum: Duration = samples.iter().sum();
+    Stats {
+        decisions: samples.len(),
+        decisions_per_sec: samples.len() as f64 / total.as_secs_f64(),
+        mean_us: sum.as_secs_f64() * 1e6 / samples.len().max(1) as f64,
+        p50_us: pct(0.50),
+        p90_us: pct(0.90),
+        p99_us: pct(0.99),
+    }
+}
+
+pub fn run(args: BenchArgs) -> miette::Result<u8> {
+    if !(args.time > 0.0 && args.time <= 600.0) {
+        return Err(miette!("--time must be between 0 and 600 seconds"));
+    }
+    let at = evaluation_time(args.at.as_deref())?;
+    let pack = load_pack(&args.pack)?;
+    let entities: PreparedEntities = load_entities(&pack, args.entities.as_deref())?;
+    let mut requests = Vec::new();
+    let mut plain = Vec::new();
+    let mut skipped = 0;
+    let mut lines = Lines::open(&args.requests)?;
+    loop {
+        let chunk = lines.chunk(4096)?;
+        if chunk.is_empty() {
+            break;
+        }
+        for (_, text) in chunk {
+            let parsed = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| ProposedAction::from_json(&v).ok());
+            // Only requests both engines can decide are timed.
+            match parsed.and_then(|r| PlainRequest::new(&pack, &r, at).ok().map(|p| (r, p))) {
+                Some((r, p)) => {
+                    requests.push(r);
+                    plain.push(p);
+                }
+                None => skipped += 1,
+            }
+        }
+    }
+    if requests.is_empty() {
+        return Err(miette!(
+            "{}: no request could be decided",
+            args.requests.display()
+        ));
+    }
+    let budget = Duration::from_secs_f64(args.time);
+    let tollgate = measure(budget, requests.len(), |i| {
+        if let Some(r) = requests.get(i) {
+            std::hint::black_box(pack.decide(r, &entities, at).ok());
+        }
+    });
+    let cedar = measure(budget, plain.len(), |i| {
+        if let Some(p) = plain.get(i) {
+            std::hint::black_box(plain_cedar(&pack, &entities, p));
+        }
+    });
+    let ratio = tollgate.mean_us / cedar.mean_us.max(f64::MIN_POSITIVE);
+    match args.format {
+        Format::Json => {
+            let doc = serde_json::json!({
+                "requests": requests.len(), "skipped": skipped, "policies": pack.policies().len(),
+                "tollgate": tollgate, "cedar": cedar, "ratio_vs_cedar": ratio,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).map_err(|e| miette!("{e}"))?
+            );
+        }
+        Format::Text => {
+            println!(
+                "{} requests ({} skipped), {} policies, one thread, {:.1}s each",
+                requests.len(),
+                skipped,
+                pack.policies().len(),
+                args.time
+            );
+            for (name, s) in [("tollgate", &tollgate), ("plain cedar", &cedar)] {
+                println!(
+                    "{name:>12}: {:>10.0} decisions/s  mean {:>7.1} µs  p50 {:>7.1} µs  p90 {:>7.1} µs  p99 {:>7.1} µs",
+                    s.decisions_per_sec, s.mean_us, s.p50_us, s.p90_us, s.p99_us
+                );
+            }
+            println!("ratio vs cedar (time per decision): {ratio:.2}");
+        }
+    }
+    Ok(exit::OK)
+}

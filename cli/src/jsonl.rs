@@ -1,0 +1,143 @@
+//! Reading JSON Lines request files in bounded chunks, and writing output that stops quietly on a
+//! closed pipe (`tollgate simulate | head`).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::path::Path;
+
+use miette::{IntoDiagnostic, WrapErr};
+
+/// A source of numbered, non-blank lines.
+pub struct Lines {
+    reader: Box<dyn BufRead>,
+    number: usize,
+    /// Total bytes, when reading a file (for a progress bar).
+    pub size: Option<u64>,
+    /// Bytes consumed so far.
+    pub consumed: u64,
+}
+
+impl Lines {
+    /// Opens `path`, or stdin for `-`.
+    pub fn open(path: &Path) -> miette::Result<Self> {
+        if path.as_os_str() == "-" {
+            return Ok(Self {
+                reader: Box::new(BufReader::new(std::io::stdin())),
+                number: 0,
+                size: None,
+                consumed: 0,
+            });
+        }
+        let file = File::open(path)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("opening {}", path.display()))?;
+        let size = file.metadata().ok().map(|m| m.len());
+        Ok(Self {
+            reader: Box::new(BufReader::with_capacity(1 << 16, file)),
+            number: 0,
+            size,
+            consumed: 0,
+        })
+    }
+
+    /// Up to `max` next non-blank lines with their 1-based numbers; empty at the end.
+    pub fn chunk(&mut self, max: usize) -> miette::Result<Vec<(usize, String)>> {
+        let mut out = Vec::with_capacity(max.min(1 << 14));
+        while out.len() < max {
+            let mut line = String::new();
+            let n = (&mut self.reader)
+                .take(1 << 24)
+                .read_line(&mut line)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("reading line {}", self.number + 1))?;
+            if n == 0 {
+                break;
+            }
+            self.number += 1;
+            self.consumed += n as u64;
+            if !line.trim().is_empty() {
+                out.push((self.number, line));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Stdout that reports a closed pipe as `Ok(false)` ("stop writing") instead of an error.
+pub struct Out {
+    inner: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    closed: bool,
+}
+
+impl Out {
+    pub fn new() -> Self {
+        Self {
+            inner: std::io::BufWriter::new(std::io::stdout().lock()),
+            closed: false,
+        }
+    }
+
+    /// Writes `text`; `Ok(false)` once the reader has gone away.
+    pub fn write(&mut self, text: &str) -> miette::Result<bool> {
+        if self.closed {
+            return Ok(false);
+        }
+        match self.inner.write_all(text.as_bytes()) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(false)
+            }
+            Err(e) => Err(e).into_diagnostic(),
+        }
+    }
+
+    /// Flushes (streamed output should appear as it is decided).
+    pub fn flush(&mut self) -> miette::Result<()> {
+        match self.inner.flush() {
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other.into_diagnostic(),
+        }
+    }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One CSV field, quoted when needed.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(3412), "3,412");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("Agent::\"x\""), "\"Agent::\"\"x\"\"\"");
+        assert_eq!(csv_field("plain"), "plain");
+    }
+}

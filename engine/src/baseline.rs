@@ -1,0 +1,62 @@
+//! Plain Cedar on the same requests, for benchmarks: what a service without tollgate would do
+//! — build the Cedar request from JSON (validated against the schema) and authorise it against
+//! every policy as written.
+
+use cedar_policy::{Authorizer, Context, EntityUid, Request};
+use serde_json::Value;
+
+use crate::decide::{InputError, PreparedEntities};
+use crate::pack::Pack;
+use crate::request::ProposedAction;
+use crate::timestamp::Timestamp;
+
+/// A request as plain Cedar receives it: uids and context JSON (with `now` filled).
+#[derive(Debug, Clone)]
+pub struct PlainRequest {
+    principal: EntityUid,
+    action: EntityUid,
+    resource: EntityUid,
+    context: Value,
+}
+
+impl PlainRequest {
+    /// The same request tollgate would evaluate for `request` at `at`.
+    pub fn new(pack: &Pack, request: &ProposedAction, at: Timestamp) -> Result<Self, InputError> {
+        let cedar = pack.cedar_request(request, at)?;
+        let context = cedar
+            .context()
+            .and_then(|c| c.to_json_value().ok())
+            .unwrap_or(Value::Null);
+        Ok(Self {
+            principal: request.principal.uid().clone(),
+            action: request.action.uid().clone(),
+            resource: request.resource.uid().clone(),
+            context,
+        })
+    }
+}
+
+/// Authorises with plain Cedar against every policy of `pack`; `Some(true)` for allow, `None`
+/// if the request could not be built.
+pub fn plain_cedar(
+    pack: &Pack,
+    entities: &PreparedEntities,
+    request: &PlainRequest,
+) -> Option<bool> {
+    let schema = pack.schema().map(|s| s.cedar());
+    let context = Context::from_json_value(
+        request.context.clone(),
+        schema.map(|s| (s, &request.action)),
+    )
+    .ok()?;
+    let cedar = Request::new(
+        request.principal.clone(),
+        request.action.clone(),
+        request.resource.clone(),
+        context,
+        schema,
+    )
+    .ok()?;
+    let response = Authorizer::new().is_authorized(&cedar, pack.cedar_policies(), entities.cedar());
+    Some(response.decision() == cedar_policy::Decision::Allow)
+}
