@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod input;
+mod lint_output;
 mod output;
 
 use std::process::ExitCode;
@@ -38,5 +39,6 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> miette::Result<u8> {
     match cli.command {
         Command::Decide(args) => commands::decide::run(args),
+        Command::Lint(args) => commands::lint::run(args),
     }
 }

@@ -42,10 +42,12 @@ pub use request::{EntityRef, ProposedAction, RequestError};
 pub use schema::{EXPANSION_ANNOTATION, HUMAN_ANNOTATION, PackSchema};
 pub use source::{LineCol, PackSource, SourceDiagnostic, SourceFile, line_col};
 pub use tier::{Effect, InvalidTier, PolicyRole, Tier, UnknownTier};
-pub use timestamp::{BadTimestamp, Timestamp};
+pub use timestamp::{BadDate, BadTimestamp, CalendarDate, Timestamp};
 
 /// Reading packs and files from disk.
 #[cfg(feature = "fs")]
 pub mod fs;
+/// Static analysis of a pack: `tollgate lint`.
+pub mod lint;
 /// Policy test cases (YAML) and their runner.
 pub mod testcase;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::canonical::Sha256Digest;
 use crate::schema::PackSchema;
 use crate::source::{LineCol, PackSource, SourceDiagnostic, SourceFile, line_col};
-use crate::tier::{Effect, PolicyRole, Tier};
+use crate::tier::{Effect, InvalidTier, PolicyRole, Tier};
 
 /// A policy's id: its `@id("...")`, or `<file>:<N>` for the N-th policy of a file without one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -22,6 +22,10 @@ use crate::tier::{Effect, PolicyRole, Tier};
 pub struct PolicyId(String);
 
 impl PolicyId {
+    pub(crate) fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -166,95 +170,114 @@ impl Pack {
     /// Loads a pack from its files. Fails, listing every problem, if any policy does not parse,
     /// has an invalid `@tier`, shares an id, or does not validate strictly against the schema.
     pub fn load(source: PackSource) -> Result<Self, LoadError> {
-        let mut source = source;
-        source.policies.sort_by(|a, b| a.name.cmp(&b.name));
-        source.schemas.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut problems = duplicate_names(&source.policies);
-        problems.extend(duplicate_names(&source.schemas));
-
-        let schema = match PackSchema::load(&source.schemas) {
-            Ok(s) if !source.schemas.is_empty() => Some(s),
-            Ok(_) => None,
-            Err(p) => {
-                problems.extend(p);
-                None
-            }
+        let gathered = gather(source);
+        if !gathered.problems.is_empty() {
+            return Err(LoadError::new(
+                gathered
+                    .problems
+                    .into_iter()
+                    .map(|p| p.diagnostic)
+                    .collect(),
+            ));
+        }
+        let (original, shadow) = build_sets(&gathered.source, &gathered.policies)?;
+        let locator = Locator::new(&gathered.policies, &[]);
+        let (errors, warnings) = match &gathered.schema {
+            Some(schema) => validate(schema, &original, &locator),
+            None => (Vec::new(), Vec::new()),
         };
-
-        let mut policies = Vec::new();
-        for file in &source.policies {
-            match parse_file(file) {
-                Ok(mut found) => policies.append(&mut found),
-                Err(mut p) => problems.append(&mut p),
-            }
+        if !errors.is_empty() {
+            return Err(LoadError::new(
+                errors
+                    .iter()
+                    .map(|e| e.to_diagnostic(&gathered.source))
+                    .collect(),
+            ));
         }
+        let warnings = warnings
+            .iter()
+            .map(|w| w.to_diagnostic(&gathered.source))
+            .collect();
+        Ok(Self::assemble(gathered, original, shadow, warnings))
+    }
 
-        let mut by_id = HashMap::new();
-        for (i, p) in policies.iter().enumerate() {
-            if let Some(first) = by_id.insert(p.id.0.clone(), i) {
-                let earlier = policies
-                    .get(first)
-                    .map(PolicyInfo::source)
-                    .unwrap_or_default();
-                problems.push(
-                    policy_diagnostic(
-                        "tollgate::duplicate_id",
-                        &source,
-                        p,
-                        format!(
-                            "policy id `{}` is already used by the policy at {earlier}",
-                            p.id
-                        ),
-                    )
-                    .with_help("every @id must be unique across the pack"),
-                );
-            }
+    /// Loads a pack for analysis: like [`Pack::load`], but a policy with an invalid `@tier` is
+    /// set aside (and returned) instead of failing the load, and strict validation errors are
+    /// returned instead of failing it. Problems that leave nothing to analyse (a file that does
+    /// not parse, a template, an empty or duplicate id, a broken schema) still fail.
+    ///
+    /// The pack holds the policies with a valid tier, including those that do not validate:
+    /// lint decides workflow steps with it. It must never serve real decisions, so this stays
+    /// inside the crate.
+    pub(crate) fn load_lenient(source: PackSource) -> Result<LenientPack, LoadError> {
+        let mut gathered = gather(source);
+        if gathered
+            .problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::Fatal)
+        {
+            return Err(LoadError::new(
+                gathered
+                    .problems
+                    .into_iter()
+                    .map(|p| p.diagnostic)
+                    .collect(),
+            ));
         }
-
-        let mut original = PolicySet::new();
-        let mut shadow = PolicySet::new();
-        if problems.is_empty() {
-            for p in &policies {
-                let added = original
-                    .add(p.policy.clone())
-                    .map_err(|e| e.to_string())
-                    .and_then(|()| shadow_of(&p.policy))
-                    .and_then(|s| shadow.add(s).map_err(|e| e.to_string()));
-                if let Err(message) = added {
-                    problems.push(policy_diagnostic("tollgate::internal", &source, p, message));
+        let (original, shadow) = build_sets(&gathered.source, &gathered.policies)?;
+        let rejected = std::mem::take(&mut gathered.rejected);
+        let locator = Locator::new(&gathered.policies, &rejected);
+        let (validation_errors, warnings) = match &gathered.schema {
+            Some(schema) => {
+                // Policies set aside for their tier are still Cedar policies: validate them too,
+                // so that fixing the tier does not reveal a second round of errors.
+                let mut all = original.clone();
+                for r in &rejected {
+                    all.add(r.policy.clone()).map_err(|e| {
+                        LoadError::new(vec![SourceDiagnostic::new(
+                            "tollgate::internal",
+                            &file_of(&gathered.source, &r.file),
+                            (r.offset, r.len).into(),
+                            e.to_string(),
+                        )])
+                    })?;
                 }
+                validate(schema, &all, &locator)
             }
-        }
+            None => (Vec::new(), Vec::new()),
+        };
+        let warnings_diag = warnings
+            .iter()
+            .map(|w| w.to_diagnostic(&gathered.source))
+            .collect();
+        let pack = Self::assemble(gathered, original, shadow, warnings_diag);
+        Ok(LenientPack {
+            pack,
+            rejected,
+            validation_errors,
+            validation_warnings: warnings,
+        })
+    }
 
-        let mut warnings = Vec::new();
-        if let (Some(schema), true) = (&schema, problems.is_empty()) {
-            let validator = Validator::new(schema.schema.clone());
-            let result = validator.validate(&original, ValidationMode::Strict);
-            for e in result.validation_errors() {
-                problems.push(validation_diagnostic(
-                    &source,
-                    &policies,
-                    &by_id,
-                    e.policy_id(),
-                    e,
-                ));
-            }
-            for w in result.validation_warnings() {
-                warnings.push(validation_diagnostic(
-                    &source,
-                    &policies,
-                    &by_id,
-                    w.policy_id(),
-                    w,
-                ));
-            }
-        }
-
-        if !problems.is_empty() {
-            return Err(LoadError::new(problems));
-        }
+    fn assemble(
+        gathered: Gathered,
+        original: PolicySet,
+        shadow: PolicySet,
+        warnings: Vec<SourceDiagnostic>,
+    ) -> Self {
+        let Gathered {
+            source,
+            schema,
+            policies,
+            ..
+        } = gathered;
+        let by_id = policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.0.clone(), i))
+            .collect();
         let hash = pack_hash(&source);
-        Ok(Self {
+        Self {
             inner: Arc::new(PackInner {
                 policies,
                 by_id,
@@ -265,7 +288,7 @@ impl Pack {
                 source,
                 warnings,
             }),
-        })
+        }
     }
 
     /// Every policy, ordered by file name and then by position in the file.
@@ -353,29 +376,49 @@ fn duplicate_names(files: &[SourceFile]) -> Vec<SourceDiagnostic> {
         .collect()
 }
 
-/// Parses one file and returns its policies in file order with ids, roles and positions.
-fn parse_file(file: &SourceFile) -> Result<Vec<PolicyInfo>, Vec<SourceDiagnostic>> {
-    let set = PolicySet::from_str(&file.text).map_err(|errors| {
-        errors
-            .iter()
-            .map(|e| {
-                let labels: Vec<LabeledSpan> = miette::Diagnostic::labels(e)
-                    .map(|l| l.collect())
-                    .unwrap_or_default();
-                let mut d =
-                    SourceDiagnostic::new("tollgate::parse", file, (0, 0).into(), e.to_string())
-                        .with_labels(labels, &file.text);
-                if let Some(help) = miette::Diagnostic::help(e) {
-                    d = d.with_help(help.to_string());
-                }
-                d
-            })
-            .collect::<Vec<_>>()
-    })?;
+/// What parsing one file gave: its policies in file order, those whose `@tier` is invalid set
+/// aside, and the problems that make the file unusable.
+struct ParsedFile {
+    policies: Vec<PolicyInfo>,
+    rejected: Vec<RejectedPolicy>,
+    problems: Vec<Problem>,
+}
 
-    let mut problems = Vec::new();
+/// Parses one file and returns its policies in file order with ids, roles and positions.
+fn parse_file(file: &SourceFile) -> ParsedFile {
+    let mut out = ParsedFile {
+        policies: Vec::new(),
+        rejected: Vec::new(),
+        problems: Vec::new(),
+    };
+    let set = match PolicySet::from_str(&file.text) {
+        Ok(set) => set,
+        Err(errors) => {
+            out.problems = errors
+                .iter()
+                .map(|e| {
+                    let labels: Vec<LabeledSpan> = miette::Diagnostic::labels(e)
+                        .map(|l| l.collect())
+                        .unwrap_or_default();
+                    let mut d = SourceDiagnostic::new(
+                        "tollgate::parse",
+                        file,
+                        (0, 0).into(),
+                        e.to_string(),
+                    )
+                    .with_labels(labels, &file.text);
+                    if let Some(help) = miette::Diagnostic::help(e) {
+                        d = d.with_help(help.to_string());
+                    }
+                    Problem::fatal(d)
+                })
+                .collect();
+            return out;
+        }
+    };
+
     if let Some(t) = set.templates().next() {
-        problems.push(SourceDiagnostic::new(
+        out.problems.push(Problem::fatal(SourceDiagnostic::new(
             "tollgate::template",
             file,
             (0, 0).into(),
@@ -383,7 +426,7 @@ fn parse_file(file: &SourceFile) -> Result<Vec<PolicyInfo>, Vec<SourceDiagnostic
                 "templates (`?principal`, `?resource`) are not supported (template `{}`)",
                 t.id()
             ),
-        ));
+        )));
     }
 
     // Cedar names the policies of a parsed text `policy0`, `policy1`, … in source order.
@@ -401,7 +444,6 @@ fn parse_file(file: &SourceFile) -> Result<Vec<PolicyInfo>, Vec<SourceDiagnostic
         .collect();
     parsed.sort_by_key(|(n, _)| *n);
 
-    let mut out = Vec::new();
     let mut cursor = 0usize;
     for (index, (_, policy)) in parsed.into_iter().enumerate() {
         let ordinal = index + 1;
@@ -431,38 +473,52 @@ fn parse_file(file: &SourceFile) -> Result<Vec<PolicyInfo>, Vec<SourceDiagnostic
             SourceDiagnostic::new(code, file, span.into(), message).with_policy(id.clone())
         };
         if id.trim().is_empty() {
-            problems.push(at("tollgate::invalid_id", "`@id` is empty".into()));
+            out.problems.push(Problem::fatal(at(
+                "tollgate::invalid_id",
+                "`@id` is empty".into(),
+            )));
             continue;
         }
-        let role = match PolicyRole::classify(effect, annotations.get("tier").map(String::as_str)) {
-            Ok(role) => role,
-            Err(e) => {
-                problems.push(
-                    at("tollgate::invalid_tier", format!("policy `{id}`: {e}"))
-                        .with_help("valid: @tier(\"auto\"|\"single\"|\"dual\") permit, @tier(\"single\"|\"dual\") forbid (a gate), or forbid without @tier"),
-                );
-                continue;
-            }
-        };
         let cedar_id = cedar_policy::PolicyId::new(&id);
-        out.push(PolicyInfo {
-            policy: policy.new_id(cedar_id),
-            id: PolicyId(id),
-            role,
-            file: file.name.clone(),
-            ordinal,
-            offset,
-            len: text.len(),
-            position: line_col(&file.text, offset),
-            annotations,
-        });
+        let policy = policy.new_id(cedar_id);
+        let position = line_col(&file.text, offset);
+        match PolicyRole::classify(effect, annotations.get("tier").map(String::as_str)) {
+            Ok(role) => out.policies.push(PolicyInfo {
+                policy,
+                id: PolicyId(id),
+                role,
+                file: file.name.clone(),
+                ordinal,
+                offset,
+                len: text.len(),
+                position,
+                annotations,
+            }),
+            Err(error) => {
+                out.problems.push(Problem {
+                    kind: ProblemKind::InvalidTier,
+                    diagnostic: at("tollgate::invalid_tier", format!("policy `{id}`: {error}"))
+                        .with_help(INVALID_TIER_HELP),
+                });
+                out.rejected.push(RejectedPolicy {
+                    id: PolicyId(id),
+                    effect,
+                    file: file.name.clone(),
+                    offset,
+                    len: text.len(),
+                    position,
+                    annotations,
+                    error,
+                    policy,
+                });
+            }
+        }
     }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(problems)
-    }
+    out
 }
+
+/// How to write a valid tier; shown with every invalid-tier problem.
+pub(crate) const INVALID_TIER_HELP: &str = "valid: @tier(\"auto\"|\"single\"|\"dual\") permit, @tier(\"single\"|\"dual\") forbid (a gate), or forbid without @tier";
 
 /// The same scope and conditions as a `permit`, so that one Cedar evaluation reports every
 /// satisfied policy whatever its effect (Cedar only reports the winning effect's policies).
@@ -474,55 +530,299 @@ fn shadow_of(policy: &Policy) -> Result<Policy, String> {
     Policy::from_json(Some(policy.id().clone()), json).map_err(|e| e.to_string())
 }
 
+/// The file named `name` in `source` (an empty stand-in if it is not there).
+fn file_of(source: &PackSource, name: &str) -> SourceFile {
+    source
+        .policies
+        .iter()
+        .find(|f| f.name == name)
+        .cloned()
+        .unwrap_or_else(|| SourceFile::new(name, String::new()))
+}
+
 fn policy_diagnostic(
     code: &'static str,
     source: &PackSource,
     p: &PolicyInfo,
     message: String,
 ) -> SourceDiagnostic {
-    let fallback = SourceFile::new(p.file.clone(), String::new());
-    let file = source
-        .policies
-        .iter()
-        .find(|f| f.name == p.file)
-        .unwrap_or(&fallback);
-    SourceDiagnostic::new(code, file, (p.offset, p.len).into(), message).with_policy(p.id.0.clone())
+    SourceDiagnostic::new(
+        code,
+        &file_of(source, &p.file),
+        (p.offset, p.len).into(),
+        message,
+    )
+    .with_policy(p.id.0.clone())
 }
 
-fn validation_diagnostic<E: miette::Diagnostic + fmt::Display>(
+/// Where each policy id lives, for pointing Cedar's validation results back into the files.
+struct Locator(HashMap<String, (String, (usize, usize))>);
+
+impl Locator {
+    fn new(policies: &[PolicyInfo], rejected: &[RejectedPolicy]) -> Self {
+        let mut map = HashMap::new();
+        for p in policies {
+            map.insert(p.id.0.clone(), (p.file.clone(), (p.offset, p.len)));
+        }
+        for r in rejected {
+            map.insert(r.id.0.clone(), (r.file.clone(), (r.offset, r.len)));
+        }
+        Self(map)
+    }
+}
+
+/// Strict validation of `set`: its errors and its warnings.
+fn validate(
+    schema: &PackSchema,
+    set: &PolicySet,
+    locator: &Locator,
+) -> (Vec<ValidationIssue>, Vec<ValidationIssue>) {
+    let validator = Validator::new(schema.schema.clone());
+    let result = validator.validate(set, ValidationMode::Strict);
+    let errors = result
+        .validation_errors()
+        .map(|e| ValidationIssue::new(locator, e.policy_id(), e, false))
+        .collect();
+    let warnings = result
+        .validation_warnings()
+        .map(|w| ValidationIssue::new(locator, w.policy_id(), w, true))
+        .collect();
+    (errors, warnings)
+}
+
+/// One result of Cedar's strict validation, located in its file.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidationIssue {
+    /// The policy concerned (`None` if Cedar named a policy tollgate does not know).
+    pub(crate) policy: Option<PolicyId>,
+    /// The policy's file.
+    pub(crate) file: String,
+    /// Byte spans in the file: Cedar's labels, or the whole policy when Cedar gives none.
+    pub(crate) spans: Vec<(usize, usize)>,
+    /// Cedar's message.
+    pub(crate) message: String,
+    /// Cedar's help, if any.
+    pub(crate) help: Option<String>,
+    /// A Cedar validation warning rather than an error.
+    pub(crate) warning: bool,
+}
+
+impl ValidationIssue {
+    fn new<E: miette::Diagnostic + fmt::Display>(
+        locator: &Locator,
+        policy_id: &cedar_policy::PolicyId,
+        e: &E,
+        warning: bool,
+    ) -> Self {
+        let id: &str = policy_id.as_ref();
+        let labels: Vec<(usize, usize)> = e
+            .labels()
+            .map(|l| l.map(|l| (l.offset(), l.len())).collect())
+            .unwrap_or_default();
+        let (policy, file, spans) = match locator.0.get(id) {
+            Some((file, span)) => (
+                Some(PolicyId(id.to_string())),
+                file.clone(),
+                if labels.is_empty() {
+                    vec![*span]
+                } else {
+                    labels
+                },
+            ),
+            None => (None, "<pack>".to_string(), vec![(0, 0)]),
+        };
+        Self {
+            policy,
+            file,
+            spans,
+            message: e.to_string(),
+            help: e.help().map(|h| h.to_string()),
+            warning,
+        }
+    }
+
+    /// The problem as `Pack::load` reports it.
+    fn to_diagnostic(&self, source: &PackSource) -> SourceDiagnostic {
+        let file = file_of(source, &self.file);
+        let first = self.spans.first().copied().unwrap_or((0, 0));
+        let mut d = SourceDiagnostic::new(
+            "tollgate::validation",
+            &file,
+            first.into(),
+            match &self.policy {
+                Some(id) => format!(
+                    "policy `{id}` does not validate against the schema: {}",
+                    self.message
+                ),
+                None => self.message.clone(),
+            },
+        );
+        let labels = self
+            .spans
+            .iter()
+            .map(|&s| LabeledSpan::new_with_span(None, s))
+            .collect();
+        d = d.with_labels(labels, &file.text);
+        if let Some(id) = &self.policy {
+            d = d.with_policy(id.0.clone());
+        }
+        if let Some(help) = &self.help {
+            d = d.with_help(help.clone());
+        }
+        d
+    }
+}
+
+/// A policy whose `@tier` is outside DESIGN.md's table.
+#[derive(Debug, Clone)]
+pub(crate) struct RejectedPolicy {
+    pub(crate) id: PolicyId,
+    pub(crate) effect: Effect,
+    pub(crate) file: String,
+    pub(crate) offset: usize,
+    pub(crate) len: usize,
+    pub(crate) position: LineCol,
+    pub(crate) annotations: BTreeMap<String, String>,
+    pub(crate) error: InvalidTier,
+    pub(crate) policy: Policy,
+}
+
+/// A pack loaded for analysis, with what `Pack::load` would have refused it for.
+#[derive(Debug, Clone)]
+pub(crate) struct LenientPack {
+    /// The policies with a valid tier.
+    pub(crate) pack: Pack,
+    /// Policies set aside because of their `@tier`.
+    pub(crate) rejected: Vec<RejectedPolicy>,
+    /// Strict validation errors, over every policy (set-aside ones included).
+    pub(crate) validation_errors: Vec<ValidationIssue>,
+    /// Strict validation warnings, likewise.
+    pub(crate) validation_warnings: Vec<ValidationIssue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProblemKind {
+    /// Leaves nothing to analyse: even lint stops.
+    Fatal,
+    /// An invalid `@tier`: `Pack::load` stops, lint reports it and goes on.
+    InvalidTier,
+}
+
+#[derive(Debug, Clone)]
+struct Problem {
+    kind: ProblemKind,
+    diagnostic: SourceDiagnostic,
+}
+
+impl Problem {
+    fn fatal(diagnostic: SourceDiagnostic) -> Self {
+        Self {
+            kind: ProblemKind::Fatal,
+            diagnostic,
+        }
+    }
+}
+
+/// Everything read from the files before any Cedar set is built.
+struct Gathered {
+    source: PackSource,
+    schema: Option<PackSchema>,
+    policies: Vec<PolicyInfo>,
+    rejected: Vec<RejectedPolicy>,
+    problems: Vec<Problem>,
+}
+
+/// Parses the schema and every policy file, assigns ids and roles, and collects every problem
+/// in file order.
+fn gather(source: PackSource) -> Gathered {
+    let mut source = source;
+    source.policies.sort_by(|a, b| a.name.cmp(&b.name));
+    source.schemas.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut problems: Vec<Problem> = duplicate_names(&source.policies)
+        .into_iter()
+        .chain(duplicate_names(&source.schemas))
+        .map(Problem::fatal)
+        .collect();
+
+    let schema = match PackSchema::load(&source.schemas) {
+        Ok(s) if !source.schemas.is_empty() => Some(s),
+        Ok(_) => None,
+        Err(p) => {
+            problems.extend(p.into_iter().map(Problem::fatal));
+            None
+        }
+    };
+
+    let mut policies = Vec::new();
+    let mut rejected = Vec::new();
+    for file in &source.policies {
+        let mut parsed = parse_file(file);
+        policies.append(&mut parsed.policies);
+        rejected.append(&mut parsed.rejected);
+        problems.append(&mut parsed.problems);
+    }
+
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let ids = policies
+        .iter()
+        .map(|p| (&p.id, p.source(), &p.file, (p.offset, p.len)))
+        .chain(rejected.iter().map(|r| {
+            (
+                &r.id,
+                format!("{}:{}", r.file, r.position.line),
+                &r.file,
+                (r.offset, r.len),
+            )
+        }));
+    let mut duplicates = Vec::new();
+    for (id, at, file, span) in ids {
+        if let Some(earlier) = seen.insert(id.0.clone(), at) {
+            duplicates.push(
+                SourceDiagnostic::new(
+                    "tollgate::duplicate_id",
+                    &file_of(&source, file),
+                    span.into(),
+                    format!("policy id `{id}` is already used by the policy at {earlier}"),
+                )
+                .with_policy(id.0.clone())
+                .with_help("every @id must be unique across the pack"),
+            );
+        }
+    }
+    problems.extend(duplicates.into_iter().map(Problem::fatal));
+
+    Gathered {
+        source,
+        schema,
+        policies,
+        rejected,
+        problems,
+    }
+}
+
+/// The pack's Cedar set as written and its shadow set (every policy as a permit).
+fn build_sets(
     source: &PackSource,
     policies: &[PolicyInfo],
-    by_id: &HashMap<String, usize>,
-    policy_id: &cedar_policy::PolicyId,
-    e: &E,
-) -> SourceDiagnostic {
-    let Some(p) = by_id
-        .get(AsRef::<str>::as_ref(policy_id))
-        .and_then(|&i| policies.get(i))
-    else {
-        let file = SourceFile::new("<pack>", String::new());
-        return SourceDiagnostic::new("tollgate::validation", &file, (0, 0).into(), e.to_string());
-    };
-    let labels: Vec<LabeledSpan> = e.labels().map(|l| l.collect()).unwrap_or_default();
-    let text = source
-        .policies
-        .iter()
-        .find(|f| f.name == p.file)
-        .map_or("", |f| f.text.as_str());
-    let mut d = policy_diagnostic(
-        "tollgate::validation",
-        source,
-        p,
-        format!(
-            "policy `{}` does not validate against the schema: {e}",
-            p.id
-        ),
-    )
-    .with_labels(labels, text);
-    if let Some(help) = e.help() {
-        d = d.with_help(help.to_string());
+) -> Result<(PolicySet, PolicySet), LoadError> {
+    let mut original = PolicySet::new();
+    let mut shadow = PolicySet::new();
+    let mut problems = Vec::new();
+    for p in policies {
+        let added = original
+            .add(p.policy.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|()| shadow_of(&p.policy))
+            .and_then(|s| shadow.add(s).map_err(|e| e.to_string()));
+        if let Err(message) = added {
+            problems.push(policy_diagnostic("tollgate::internal", source, p, message));
+        }
     }
-    d
+    if problems.is_empty() {
+        Ok((original, shadow))
+    } else {
+        Err(LoadError::new(problems))
+    }
 }
 
 #[cfg(test)]
@@ -700,6 +1000,84 @@ mod tests {
             err.problems().first().map(|p| p.file.as_str()),
             Some("s.cedarschema")
         );
+    }
+
+    fn source(files: &[(&str, &str)], schema: &str) -> PackSource {
+        PackSource {
+            policies: files.iter().map(|(n, t)| SourceFile::new(*n, *t)).collect(),
+            schemas: vec![SourceFile::new("s.cedarschema", schema)],
+        }
+    }
+
+    #[test]
+    fn lenient_loading_sets_aside_invalid_tiers_and_returns_validation_errors() {
+        let files = [
+            (
+                "a.cedar",
+                "@id(\"bad-tier\") @tier(\"deny\") permit(principal, action == Action::\"read\", resource) when { resource.secrett };\n@id(\"ok\") @tier(\"auto\") permit(principal, action == Action::\"read\", resource);",
+            ),
+            (
+                "b.cedar",
+                "@id(\"typo\") forbid(principal, action == Action::\"read\", resource) when { resource.secrettt };",
+            ),
+        ];
+        // Strict loading refuses the pack, as before.
+        assert!(Pack::load(source(&files, SCHEMA)).is_err());
+        let lenient = Pack::load_lenient(source(&files, SCHEMA)).unwrap();
+        let ids: Vec<&str> = lenient
+            .pack
+            .policies()
+            .iter()
+            .map(|p| p.id().as_str())
+            .collect();
+        assert_eq!(ids, ["ok", "typo"]);
+        assert_eq!(lenient.rejected.len(), 1);
+        assert_eq!(lenient.rejected[0].id.as_str(), "bad-tier");
+        assert_eq!(lenient.rejected[0].error, InvalidTier::PermitDeny);
+        // Set-aside policies are validated too.
+        let mut invalid: Vec<Option<&str>> = lenient
+            .validation_errors
+            .iter()
+            .map(|e| e.policy.as_ref().map(PolicyId::as_str))
+            .collect();
+        invalid.sort();
+        assert_eq!(invalid, [Some("bad-tier"), Some("typo")]);
+        let typo = lenient
+            .validation_errors
+            .iter()
+            .find(|e| e.file == "b.cedar")
+            .unwrap();
+        assert_eq!(typo.file, "b.cedar");
+        let (offset, len) = typo.spans[0];
+        assert_eq!(&files[1].1[offset..offset + len], "resource.secrettt");
+    }
+
+    #[test]
+    fn lenient_loading_still_stops_on_what_leaves_nothing_to_analyse() {
+        for files in [
+            vec![("a.cedar", "permit(principal, action, resource")],
+            vec![
+                ("a.cedar", "@id(\"x\") permit(principal, action, resource);"),
+                (
+                    "b.cedar",
+                    "@id(\"x\") @tier(\"nope\") permit(principal, action, resource);",
+                ),
+            ],
+            vec![(
+                "a.cedar",
+                "permit(principal == ?principal, action, resource);",
+            )],
+        ] {
+            assert!(
+                Pack::load_lenient(source(&files, SCHEMA)).is_err(),
+                "{files:?}"
+            );
+        }
+        let broken_schema = source(
+            &[("a.cedar", "permit(principal, action, resource);")],
+            "entity A {",
+        );
+        assert!(Pack::load_lenient(broken_schema).is_err());
     }
 
     #[test]
