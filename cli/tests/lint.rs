@@ -377,6 +377,19 @@ fn schema_reports_cedar_validation_errors_with_their_span_and_goes_on() {
 }
 
 #[test]
+fn schema_reports_cedar_validation_warnings_at_warning_severity() {
+    let pack = Pack::new(&[(
+        "never.cedar",
+        "@id(\"never\")\n@tier(\"single\")\nforbid (principal, action == Action::\"deploy\", resource is Environment)\nwhen { false };\n",
+    )]);
+    let findings = pack.findings(&[]);
+    let f = findings.iter().find(|f| f["rule"] == "schema").unwrap();
+    assert_eq!(f["severity"], "warning");
+    assert!(f["message"].as_str().unwrap().contains("impossible"), "{f}");
+    assert_eq!(pack.run(&[]).status.code(), Some(0));
+}
+
+#[test]
 fn schema_is_quiet_for_valid_policies() {
     let pack = Pack::new(&[(
         "logs.cedar",
