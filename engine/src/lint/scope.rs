@@ -249,9 +249,16 @@ impl PolicyFacts {
     /// Whether, wherever `other` is satisfied for `action`, `self` is satisfied too: `self`'s
     /// scope contains `other`'s and each of `self`'s conditions is one of `other`'s.
     pub(crate) fn implied_by(&self, other: &PolicyFacts, action: &EntityUid) -> bool {
+        let covers = |mine: &EntityScope, theirs: &EntityScope, their_types: &BTreeSet<String>| {
+            mine.contains(theirs)
+                // `principal is T` covers any scope whose possible types (per the schema's
+                // `appliesTo`) are only `T`, e.g. `principal` on an action only agents take.
+                || matches!(mine, EntityScope::Is(t)
+                    if !their_types.is_empty() && their_types.iter().all(|x| x == t))
+        };
         self.actions.contains(action)
-            && self.principal.contains(&other.principal)
-            && self.resource.contains(&other.resource)
+            && covers(&self.principal, &other.principal, &other.principal_types)
+            && covers(&self.resource, &other.resource, &other.resource_types)
             && self.conditions.iter().all(|c| other.conditions.contains(c))
     }
 
@@ -346,6 +353,13 @@ mod tests {
         assert!(cond.implied_by(&narrow, &read));
         let other = facts("forbid(principal, action, resource) when { false };");
         assert!(!other.implied_by(&narrow, &read));
+        // `is Agent` covers an unconstrained principal on an action only agents take.
+        let agents_only = facts("forbid(principal is Agent, action, resource);");
+        let any_principal = facts("permit(principal, action == Action::\"read\", resource);");
+        assert!(agents_only.implied_by(&any_principal, &read));
+        let any_action = facts("permit(principal, action, resource);");
+        let approve = EntityUid::from_str("Action::\"approve\"").unwrap();
+        assert!(!agents_only.implied_by(&any_action, &approve));
         let g = EntityUid::from_str("Group::\"g\"").unwrap();
         assert!(EntityScope::In(g.clone()).contains(&EntityScope::IsIn("Agent".into(), g)));
     }
