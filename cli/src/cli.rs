@@ -49,6 +49,67 @@ pub enum Command {
     /// Check, show or anchor the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Find human gates placed after a privilege expansion, and other policy problems.
+    #[command(after_help = LINT_HELP)]
+    Lint(LintArgs),
+}
+
+const LINT_HELP: &str = "\
+Rules (ids are stable; `docs/lint.md` has an example of each):
+  gate-after-expansion  error    a workflow's privilege-expanding step runs auto before a gated step
+  ungated-expansion     error    an auto permit may allow a @privilege_expansion action
+  self-approval         error    a non-human principal may satisfy an approval permit
+  invalid-tier          error    a @tier outside the tier table
+  schema                error    Cedar strict validation (warnings at warning severity)
+  exception-expired     error    an exception past its @review_by date
+  missing-tier          warning  a permit without @tier (treated as single)
+  missing-id            warning  a policy without @id
+  may-error             warning  a policy that validates but can error at run time
+  shadowed-permit       warning  a permit a lower-tier permit always shadows
+  exception-unowned     warning  an exception without @owner and @review_by
+  standing-delegation   warning  an auto permit relying on delegation without an expiry check
+
+Examples:
+  tollgate lint
+  tollgate lint --policies examples/bad-pack/policies --schema examples/bad-pack/schemas --today 2026-06-01
+  tollgate lint --format sarif > tollgate.sarif
+
+Exit codes: 0 clean, 1 findings at error severity (or warnings with --deny warnings), 2 could not
+run (no schema, a file that does not parse, a workflow step that does not fit the schema).";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// Findings with source snippets, like rustc.
+    Text,
+    /// A JSON array of findings.
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs.
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Deny {
+    /// Warnings fail the run too.
+    Warnings,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Folder of workflow YAML files. Defaults to `<policies>/workflows` when that folder
+    /// exists; an explicitly given folder must exist.
+    #[arg(long, value_name = "DIR")]
+    pub workflows: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+    /// The day review dates are checked against (YYYY-MM-DD); defaults to today's UTC date.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub today: Option<String>,
+    /// `--deny warnings`: exit 1 on warnings as well as errors.
+    #[arg(long, value_enum, value_name = "warnings")]
+    pub deny: Option<Deny>,
 }
 
 const TEST_HELP: &str = "\

@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod input;
 mod jsonl;
+mod lint_output;
 mod output;
 
 use std::process::ExitCode;
@@ -53,5 +54,6 @@ fn run(cli: Cli) -> miette::Result<u8> {
         Command::Approve(args) => commands::approve::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),
+        Command::Lint(args) => commands::lint::run(args),
     }
 }

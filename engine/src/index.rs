@@ -68,6 +68,11 @@ impl ActionIndex {
         Ok(index)
     }
 
+    /// No index: every request evaluates every policy.
+    pub(crate) fn everything(shadow: &PolicySet) -> Self {
+        Self { by_action: HashMap::new(), fallback: shadow.clone() }
+    }
+
     /// The policies to evaluate for a request on `action`.
     pub(crate) fn candidates(&self, action: &EntityUid) -> &PolicySet {
         self.by_action.get(action).unwrap_or(&self.fallback)

@@ -45,7 +45,7 @@ pub use request::{EntityRef, ProposedAction, RequestError};
 pub use schema::{EXPANSION_ANNOTATION, HUMAN_ANNOTATION, PackSchema};
 pub use source::{LineCol, PackSource, SourceDiagnostic, SourceFile, line_col};
 pub use tier::{Effect, InvalidTier, PolicyRole, Tier, UnknownTier};
-pub use timestamp::{BadTimestamp, Timestamp};
+pub use timestamp::{BadDate, BadTimestamp, CalendarDate, Timestamp};
 
 /// Signed approval records and their verification.
 pub mod approvals;
@@ -58,5 +58,7 @@ pub mod baseline;
 pub mod fs;
 /// Ed25519 keys, signatures and keyrings.
 pub mod keys;
+/// Static analysis of a pack: `tollgate lint`.
+pub mod lint;
 /// Policy test cases (YAML) and their runner.
 pub mod testcase;

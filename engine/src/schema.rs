@@ -23,7 +23,22 @@ pub struct PackSchema {
     pub(crate) schema: Schema,
     human_types: BTreeSet<String>,
     expansion_actions: BTreeMap<String, String>,
-    context_attributes: HashMap<EntityUid, BTreeSet<String>>,
+    context_types: HashMap<EntityUid, BTreeMap<String, AttrType>>,
+    entity_shapes: HashMap<String, BTreeMap<String, AttrType>>,
+}
+
+/// The type of an attribute as far as analysis needs it: entities and records are followed,
+/// everything else is opaque.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AttrType {
+    /// An entity of this (fully qualified) type.
+    Entity(String),
+    /// A record with these attributes.
+    Record(BTreeMap<String, AttrType>),
+    /// A set of elements of this type.
+    Set(Box<AttrType>),
+    /// A primitive or extension value.
+    Other,
 }
 
 impl PackSchema {
@@ -79,12 +94,13 @@ impl PackSchema {
                 expansion_actions.insert(action.to_string(), why.to_string());
             }
         }
-        let context_attributes = context_attributes(&fragments);
+        let types = SchemaTypes::read(&fragments);
         Ok(Self {
             schema,
             human_types,
             expansion_actions,
-            context_attributes,
+            context_types: types.contexts,
+            entity_shapes: types.shapes,
         })
     }
 
@@ -115,9 +131,19 @@ impl PackSchema {
 
     /// Whether the context of `action` declares a top-level attribute `name`.
     pub fn context_declares(&self, action: &EntityUid, name: &str) -> bool {
-        self.context_attributes
+        self.context_types
             .get(action)
-            .is_some_and(|attrs| attrs.contains(name))
+            .is_some_and(|attrs| attrs.contains_key(name))
+    }
+
+    /// The context attributes of `action` with their types.
+    pub(crate) fn context_type(&self, action: &EntityUid) -> Option<&BTreeMap<String, AttrType>> {
+        self.context_types.get(action)
+    }
+
+    /// The attributes of entity type `ty` (fully qualified) with their types.
+    pub(crate) fn entity_shape(&self, ty: &str) -> Option<&BTreeMap<String, AttrType>> {
+        self.entity_shapes.get(ty)
     }
 }
 
@@ -155,16 +181,27 @@ fn parse_fragment(file: &SourceFile) -> Result<SchemaFragment, Box<SourceDiagnos
     })
 }
 
-/// Top-level context attribute names per action, read from the fragments' JSON form so that
-/// common-type references (`context: AgentContext`) are followed.
-fn context_attributes(fragments: &[SchemaFragment]) -> HashMap<EntityUid, BTreeSet<String>> {
-    let jsons: Vec<Value> = fragments
-        .iter()
-        .filter_map(|f| f.clone().to_json_value().ok())
-        .collect();
-    let mut common: HashMap<String, Value> = HashMap::new();
-    for json in &jsons {
-        for (ns, def) in json.as_object().into_iter().flatten() {
+/// Context and entity attribute types, read from the fragments' JSON form so that common-type
+/// references (`context: AgentContext`) are followed.
+struct SchemaTypes {
+    contexts: HashMap<EntityUid, BTreeMap<String, AttrType>>,
+    shapes: HashMap<String, BTreeMap<String, AttrType>>,
+}
+
+impl SchemaTypes {
+    fn read(fragments: &[SchemaFragment]) -> Self {
+        let jsons: Vec<Value> = fragments
+            .iter()
+            .filter_map(|f| f.clone().to_json_value().ok())
+            .collect();
+        let namespaces = || {
+            jsons
+                .iter()
+                .flat_map(|json| json.as_object().into_iter().flatten())
+        };
+        let mut common: HashMap<String, Value> = HashMap::new();
+        let mut entity_types: BTreeSet<String> = BTreeSet::new();
+        for (ns, def) in namespaces() {
             for (name, ty) in def
                 .get("commonTypes")
                 .and_then(Value::as_object)
@@ -173,28 +210,115 @@ fn context_attributes(fragments: &[SchemaFragment]) -> HashMap<EntityUid, BTreeS
             {
                 common.insert(qualify(ns, name), ty.clone());
             }
+            for name in def
+                .get("entityTypes")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(name, _)| name)
+            {
+                entity_types.insert(qualify(ns, name));
+            }
         }
-    }
-    let mut out = HashMap::new();
-    for json in &jsons {
-        for (ns, def) in json.as_object().into_iter().flatten() {
-            let Some(actions) = def.get("actions").and_then(Value::as_object) else {
-                continue;
-            };
-            for (name, action) in actions {
+        let resolver = Resolver {
+            common: &common,
+            entity_types: &entity_types,
+        };
+        let mut contexts = HashMap::new();
+        let mut shapes = HashMap::new();
+        for (ns, def) in namespaces() {
+            for (name, ty) in def
+                .get("entityTypes")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let shape = match ty.get("shape") {
+                    Some(shape) => match resolver.resolve(shape, ns, 0) {
+                        AttrType::Record(attrs) => attrs,
+                        _ => BTreeMap::new(),
+                    },
+                    None => BTreeMap::new(),
+                };
+                shapes.insert(qualify(ns, name), shape);
+            }
+            for (name, action) in def
+                .get("actions")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
                 let Some(context) = action.get("appliesTo").and_then(|a| a.get("context")) else {
                     continue;
                 };
-                let attrs = record_attributes(context, ns, &common);
+                let attrs = match resolver.resolve(context, ns, 0) {
+                    AttrType::Record(attrs) => attrs,
+                    _ => BTreeMap::new(),
+                };
                 let type_name = qualify(ns, "Action");
                 if let Ok(ty) = EntityTypeName::from_str(&type_name) {
                     let uid = EntityUid::from_type_name_and_id(ty, EntityId::new(name));
-                    out.insert(uid, attrs);
+                    contexts.insert(uid, attrs);
                 }
             }
         }
+        Self { contexts, shapes }
     }
-    out
+}
+
+struct Resolver<'a> {
+    common: &'a HashMap<String, Value>,
+    entity_types: &'a BTreeSet<String>,
+}
+
+impl Resolver<'_> {
+    /// The type a JSON schema type denotes. Common types may refer to each other; the depth
+    /// bound keeps a malformed schema from looping.
+    fn resolve(&self, ty: &Value, ns: &str, depth: usize) -> AttrType {
+        if depth > 32 {
+            return AttrType::Other;
+        }
+        let kind = ty.get("type").and_then(Value::as_str).unwrap_or_default();
+        let name = ty.get("name").and_then(Value::as_str).unwrap_or_default();
+        match kind {
+            "Record" => AttrType::Record(
+                ty.get("attributes")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), self.resolve(v, ns, depth + 1)))
+                    .collect(),
+            ),
+            "Set" => AttrType::Set(Box::new(
+                ty.get("element")
+                    .map_or(AttrType::Other, |e| self.resolve(e, ns, depth + 1)),
+            )),
+            "Entity" => AttrType::Entity(self.qualified(name, ns)),
+            "EntityOrCommon" => self.named(name, ns, depth),
+            "Boolean" | "Long" | "String" | "Extension" => AttrType::Other,
+            other => self.named(other, ns, depth),
+        }
+    }
+
+    fn named(&self, name: &str, ns: &str, depth: usize) -> AttrType {
+        let candidates = [qualify(ns, name), name.to_string()];
+        if let Some(def) = candidates.iter().find_map(|c| self.common.get(c)) {
+            return self.resolve(def, ns, depth + 1);
+        }
+        match candidates.iter().find(|c| self.entity_types.contains(*c)) {
+            Some(entity) => AttrType::Entity(entity.clone()),
+            None => AttrType::Other,
+        }
+    }
+
+    fn qualified(&self, name: &str, ns: &str) -> String {
+        let local = qualify(ns, name);
+        if name.contains("::") || !self.entity_types.contains(&local) {
+            name.to_string()
+        } else {
+            local
+        }
+    }
 }
 
 fn qualify(ns: &str, name: &str) -> String {
@@ -203,40 +327,4 @@ fn qualify(ns: &str, name: &str) -> String {
     } else {
         format!("{ns}::{name}")
     }
-}
-
-fn record_attributes(ty: &Value, ns: &str, common: &HashMap<String, Value>) -> BTreeSet<String> {
-    let mut current = ty;
-    // Common types may refer to each other; a bounded walk cannot loop on a malformed schema.
-    for _ in 0..32 {
-        let kind = current
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if kind == "Record" {
-            return current
-                .get("attributes")
-                .and_then(Value::as_object)
-                .map(|a| a.keys().cloned().collect())
-                .unwrap_or_default();
-        }
-        let name = if kind == "EntityOrCommon" {
-            current
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-        } else {
-            kind
-        };
-        let found = if name.contains("::") {
-            common.get(name)
-        } else {
-            common.get(&qualify(ns, name)).or_else(|| common.get(name))
-        };
-        match found {
-            Some(next) => current = next,
-            None => break,
-        }
-    }
-    BTreeSet::new()
 }

@@ -107,6 +107,53 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// A calendar day, `YYYY-MM-DD`: lint's `--today` and the `@review_by` of exceptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CalendarDate(time::Date);
+
+/// A string that is not a `YYYY-MM-DD` date.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{input}` is not a date written YYYY-MM-DD ({reason}); example: 2026-06-01")]
+pub struct BadDate {
+    /// What was given.
+    pub input: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl CalendarDate {
+    /// The UTC day of an instant.
+    pub fn of(t: Timestamp) -> Self {
+        Self(t.0.date())
+    }
+
+    /// Midnight UTC at the start of the day.
+    pub fn start_of_day(self) -> Timestamp {
+        Timestamp(self.0.midnight().assume_utc())
+    }
+}
+
+impl FromStr for CalendarDate {
+    type Err = BadDate;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let fmt = format_description!("[year]-[month]-[day]");
+        time::Date::parse(s, &fmt).map(Self).map_err(|e| BadDate {
+            input: s.to_string(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for CalendarDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fmt = format_description!("[year]-[month]-[day]");
+        match self.0.format(&fmt) {
+            Ok(s) => f.write_str(&s),
+            Err(_) => write!(f, "{}", self.0),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +165,20 @@ mod tests {
         let z: Timestamp = "2026-06-01T12:00:00Z".parse().unwrap();
         assert_eq!(z.to_cedar_datetime(), "2026-06-01T12:00:00.000Z");
         assert!(z < t);
+    }
+
+    #[test]
+    fn calendar_dates_parse_strictly_and_order() {
+        let a: CalendarDate = "2026-06-01".parse().unwrap();
+        let b: CalendarDate = "2026-12-31".parse().unwrap();
+        assert!(a < b);
+        assert_eq!(a.to_string(), "2026-06-01");
+        assert_eq!(a.start_of_day().to_rfc3339(), "2026-06-01T00:00:00Z");
+        let t: Timestamp = "2026-06-01T23:30:00-02:00".parse().unwrap();
+        assert_eq!(CalendarDate::of(t).to_string(), "2026-06-02");
+        for bad in ["", "2026-6-1", "2026-02-30", "soon", "2026-06-01T00:00:00Z"] {
+            assert!(bad.parse::<CalendarDate>().is_err(), "{bad}");
+        }
     }
 
     #[test]

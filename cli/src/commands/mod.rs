@@ -10,3 +10,4 @@ pub mod keygen;
 pub mod simulate;
 pub mod test;
 pub mod verify;
+pub mod lint;

@@ -3,19 +3,22 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
-use cedar_policy::{Policy, PolicySet, ValidationMode, Validator};
-use miette::LabeledSpan;
+use cedar_policy::{Policy, PolicySet};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::canonical::Sha256Digest;
 use crate::index::ActionIndex;
 use crate::schema::PackSchema;
-use crate::source::{LineCol, PackSource, SourceDiagnostic, SourceFile, line_col};
+use crate::source::{LineCol, PackSource, SourceDiagnostic, SourceFile};
 use crate::tier::{Effect, PolicyRole, Tier};
+
+mod load;
+
+use load::{Gathered, Locator, ProblemKind, build_sets, file_of, gather, validate};
+pub(crate) use load::{INVALID_TIER_HELP, LenientPack, RejectedPolicy, ValidationIssue};
 
 /// A policy's id: its `@id("...")`, or `<file>:<N>` for the N-th policy of a file without one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -23,6 +26,10 @@ use crate::tier::{Effect, PolicyRole, Tier};
 pub struct PolicyId(String);
 
 impl PolicyId {
+    pub(crate) fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -168,111 +175,122 @@ impl Pack {
     /// Loads a pack from its files. Fails, listing every problem, if any policy does not parse,
     /// has an invalid `@tier`, shares an id, or does not validate strictly against the schema.
     pub fn load(source: PackSource) -> Result<Self, LoadError> {
-        let mut source = source;
-        source.policies.sort_by(|a, b| a.name.cmp(&b.name));
-        source.schemas.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut problems = duplicate_names(&source.policies);
-        problems.extend(duplicate_names(&source.schemas));
-
-        let schema = match PackSchema::load(&source.schemas) {
-            Ok(s) if !source.schemas.is_empty() => Some(s),
-            Ok(_) => None,
-            Err(p) => {
-                problems.extend(p);
-                None
-            }
+        let gathered = gather(source);
+        if !gathered.problems.is_empty() {
+            return Err(LoadError::new(
+                gathered
+                    .problems
+                    .into_iter()
+                    .map(|p| p.diagnostic)
+                    .collect(),
+            ));
+        }
+        let (original, shadow) = build_sets(&gathered.source, &gathered.policies)?;
+        let locator = Locator::new(&gathered.policies, &[]);
+        let (errors, warnings) = match &gathered.schema {
+            Some(schema) => validate(schema, &original, &locator),
+            None => (Vec::new(), Vec::new()),
         };
-
-        let mut policies = Vec::new();
-        for file in &source.policies {
-            match parse_file(file) {
-                Ok(mut found) => policies.append(&mut found),
-                Err(mut p) => problems.append(&mut p),
-            }
+        if !errors.is_empty() {
+            return Err(LoadError::new(
+                errors
+                    .iter()
+                    .map(|e| e.to_diagnostic(&gathered.source))
+                    .collect(),
+            ));
         }
+        let warnings = warnings
+            .iter()
+            .map(|w| w.to_diagnostic(&gathered.source))
+            .collect();
+        Ok(Self::assemble(gathered, original, shadow, warnings))
+    }
 
-        let mut by_id = HashMap::new();
-        for (i, p) in policies.iter().enumerate() {
-            if let Some(first) = by_id.insert(p.id.0.clone(), i) {
-                let earlier = policies
-                    .get(first)
-                    .map(PolicyInfo::source)
-                    .unwrap_or_default();
-                problems.push(
-                    policy_diagnostic(
-                        "tollgate::duplicate_id",
-                        &source,
-                        p,
-                        format!(
-                            "policy id `{}` is already used by the policy at {earlier}",
-                            p.id
-                        ),
-                    )
-                    .with_help("every @id must be unique across the pack"),
-                );
-            }
+    /// Loads a pack for analysis: like [`Pack::load`], but a policy with an invalid `@tier` is
+    /// set aside (and returned) instead of failing the load, and strict validation errors are
+    /// returned instead of failing it. Problems that leave nothing to analyse (a file that does
+    /// not parse, a template, an empty or duplicate id, a broken schema) still fail.
+    ///
+    /// The pack holds the policies with a valid tier, including those that do not validate:
+    /// lint decides workflow steps with it. It must never serve real decisions, so this stays
+    /// inside the crate.
+    pub(crate) fn load_lenient(source: PackSource) -> Result<LenientPack, LoadError> {
+        let mut gathered = gather(source);
+        if gathered
+            .problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::Fatal)
+        {
+            return Err(LoadError::new(
+                gathered
+                    .problems
+                    .into_iter()
+                    .map(|p| p.diagnostic)
+                    .collect(),
+            ));
         }
-
-        let mut original = PolicySet::new();
-        let mut shadow = PolicySet::new();
-        if problems.is_empty() {
-            for p in &policies {
-                let added = original
-                    .add(p.policy.clone())
-                    .map_err(|e| e.to_string())
-                    .and_then(|()| shadow_of(&p.policy))
-                    .and_then(|s| shadow.add(s).map_err(|e| e.to_string()));
-                if let Err(message) = added {
-                    problems.push(policy_diagnostic("tollgate::internal", &source, p, message));
+        let (original, shadow) = build_sets(&gathered.source, &gathered.policies)?;
+        let rejected = std::mem::take(&mut gathered.rejected);
+        let locator = Locator::new(&gathered.policies, &rejected);
+        let (validation_errors, warnings) = match &gathered.schema {
+            Some(schema) => {
+                // Policies set aside for their tier are still Cedar policies: validate them too,
+                // so that fixing the tier does not reveal a second round of errors.
+                let mut all = original.clone();
+                for r in &rejected {
+                    all.add(r.policy.clone()).map_err(|e| {
+                        LoadError::new(vec![SourceDiagnostic::new(
+                            "tollgate::internal",
+                            &file_of(&gathered.source, &r.file),
+                            (r.offset, r.len).into(),
+                            e.to_string(),
+                        )])
+                    })?;
                 }
+                validate(schema, &all, &locator)
             }
-        }
+            None => (Vec::new(), Vec::new()),
+        };
+        let warnings_diag = warnings
+            .iter()
+            .map(|w| w.to_diagnostic(&gathered.source))
+            .collect();
+        let pack = Self::assemble(gathered, original, shadow, warnings_diag);
+        Ok(LenientPack {
+            pack,
+            rejected,
+            validation_errors,
+            validation_warnings: warnings,
+        })
+    }
 
-        let mut warnings = Vec::new();
-        if let (Some(schema), true) = (&schema, problems.is_empty()) {
-            let validator = Validator::new(schema.schema.clone());
-            let result = validator.validate(&original, ValidationMode::Strict);
-            for e in result.validation_errors() {
-                problems.push(validation_diagnostic(
-                    &source,
-                    &policies,
-                    &by_id,
-                    e.policy_id(),
-                    e,
-                ));
-            }
-            for w in result.validation_warnings() {
-                warnings.push(validation_diagnostic(
-                    &source,
-                    &policies,
-                    &by_id,
-                    w.policy_id(),
-                    w,
-                ));
-            }
-        }
-
-        let mut index = ActionIndex::default();
-        if problems.is_empty() {
-            let shadows: Vec<Policy> = policies
-                .iter()
-                .filter_map(|p| shadow.policy(p.policy.id()).cloned())
-                .collect();
-            match ActionIndex::build(&shadows, schema.as_ref().map(PackSchema::cedar)) {
-                Ok(built) => index = built,
-                Err(message) => problems.push(SourceDiagnostic::new(
-                    "tollgate::internal",
-                    &SourceFile::new("<pack>", ""),
-                    (0, 0).into(),
-                    format!("building the action index: {message}"),
-                )),
-            }
-        }
-        if !problems.is_empty() {
-            return Err(LoadError::new(problems));
-        }
+    fn assemble(
+        gathered: Gathered,
+        original: PolicySet,
+        shadow: PolicySet,
+        warnings: Vec<SourceDiagnostic>,
+    ) -> Self {
+        let Gathered {
+            source,
+            schema,
+            policies,
+            ..
+        } = gathered;
+        let by_id = policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.0.clone(), i))
+            .collect();
+        // An index that cannot be built (it cannot happen with unique ids) degrades to
+        // evaluating every policy: slower, never different.
+        let shadows: Vec<Policy> = policies
+            .iter()
+            .filter_map(|p| shadow.policy(p.policy.id()).cloned())
+            .collect();
+        let index = ActionIndex::build(&shadows, schema.as_ref().map(PackSchema::cedar))
+            .unwrap_or_else(|_| ActionIndex::everything(&shadow));
         let hash = pack_hash(&source);
-        Ok(Self {
+        Self {
             inner: Arc::new(PackInner {
                 policies,
                 by_id,
@@ -284,7 +302,7 @@ impl Pack {
                 source,
                 warnings,
             }),
-        })
+        }
     }
 
     /// Every policy, ordered by file name and then by position in the file.
@@ -363,196 +381,10 @@ pub fn pack_hash(source: &PackSource) -> Sha256Digest {
     )
 }
 
-fn duplicate_names(files: &[SourceFile]) -> Vec<SourceDiagnostic> {
-    files
-        .windows(2)
-        .filter_map(|w| match w {
-            [a, b] if a.name == b.name => Some(SourceDiagnostic::new(
-                "tollgate::duplicate_file",
-                b,
-                (0, 0).into(),
-                format!("file `{}` is given twice", b.name),
-            )),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Parses one file and returns its policies in file order with ids, roles and positions.
-fn parse_file(file: &SourceFile) -> Result<Vec<PolicyInfo>, Vec<SourceDiagnostic>> {
-    let set = PolicySet::from_str(&file.text).map_err(|errors| {
-        errors
-            .iter()
-            .map(|e| {
-                let labels: Vec<LabeledSpan> = miette::Diagnostic::labels(e)
-                    .map(|l| l.collect())
-                    .unwrap_or_default();
-                let mut d =
-                    SourceDiagnostic::new("tollgate::parse", file, (0, 0).into(), e.to_string())
-                        .with_labels(labels, &file.text);
-                if let Some(help) = miette::Diagnostic::help(e) {
-                    d = d.with_help(help.to_string());
-                }
-                d
-            })
-            .collect::<Vec<_>>()
-    })?;
-
-    let mut problems = Vec::new();
-    if let Some(t) = set.templates().next() {
-        problems.push(SourceDiagnostic::new(
-            "tollgate::template",
-            file,
-            (0, 0).into(),
-            format!(
-                "templates (`?principal`, `?resource`) are not supported (template `{}`)",
-                t.id()
-            ),
-        ));
-    }
-
-    // Cedar names the policies of a parsed text `policy0`, `policy1`, … in source order.
-    let mut parsed: Vec<(usize, &Policy)> = set
-        .policies()
-        .filter_map(|p| {
-            let n = p
-                .id()
-                .to_string()
-                .strip_prefix("policy")?
-                .parse::<usize>()
-                .ok()?;
-            Some((n, p))
-        })
-        .collect();
-    parsed.sort_by_key(|(n, _)| *n);
-
-    let mut out = Vec::new();
-    let mut cursor = 0usize;
-    for (index, (_, policy)) in parsed.into_iter().enumerate() {
-        let ordinal = index + 1;
-        // `to_cedar` returns the policy's exact original text; finding each in order gives its
-        // position (Cedar's public API exposes none).
-        let text = policy.to_cedar().unwrap_or_default();
-        let offset = file
-            .text
-            .get(cursor..)
-            .and_then(|rest| rest.find(&text))
-            .map_or(cursor, |i| cursor + i);
-        cursor = offset + text.len();
-        let annotations: BTreeMap<String, String> = policy
-            .annotations()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let id = match annotations.get("id") {
-            Some(id) => id.clone(),
-            None => format!("{}:{ordinal}", file.name),
-        };
-        let effect = match policy.effect() {
-            cedar_policy::Effect::Permit => Effect::Permit,
-            cedar_policy::Effect::Forbid => Effect::Forbid,
-        };
-        let span = (offset, text.len());
-        let at = |code, message: String| {
-            SourceDiagnostic::new(code, file, span.into(), message).with_policy(id.clone())
-        };
-        if id.trim().is_empty() {
-            problems.push(at("tollgate::invalid_id", "`@id` is empty".into()));
-            continue;
-        }
-        let role = match PolicyRole::classify(effect, annotations.get("tier").map(String::as_str)) {
-            Ok(role) => role,
-            Err(e) => {
-                problems.push(
-                    at("tollgate::invalid_tier", format!("policy `{id}`: {e}"))
-                        .with_help("valid: @tier(\"auto\"|\"single\"|\"dual\") permit, @tier(\"single\"|\"dual\") forbid (a gate), or forbid without @tier"),
-                );
-                continue;
-            }
-        };
-        let cedar_id = cedar_policy::PolicyId::new(&id);
-        out.push(PolicyInfo {
-            policy: policy.new_id(cedar_id),
-            id: PolicyId(id),
-            role,
-            file: file.name.clone(),
-            ordinal,
-            offset,
-            len: text.len(),
-            position: line_col(&file.text, offset),
-            annotations,
-        });
-    }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(problems)
-    }
-}
-
-/// The same scope and conditions as a `permit`, so that one Cedar evaluation reports every
-/// satisfied policy whatever its effect (Cedar only reports the winning effect's policies).
-fn shadow_of(policy: &Policy) -> Result<Policy, String> {
-    let mut json = policy.to_json().map_err(|e| e.to_string())?;
-    if let Some(obj) = json.as_object_mut() {
-        obj.insert("effect".into(), Value::String("permit".into()));
-    }
-    Policy::from_json(Some(policy.id().clone()), json).map_err(|e| e.to_string())
-}
-
-fn policy_diagnostic(
-    code: &'static str,
-    source: &PackSource,
-    p: &PolicyInfo,
-    message: String,
-) -> SourceDiagnostic {
-    let fallback = SourceFile::new(p.file.clone(), String::new());
-    let file = source
-        .policies
-        .iter()
-        .find(|f| f.name == p.file)
-        .unwrap_or(&fallback);
-    SourceDiagnostic::new(code, file, (p.offset, p.len).into(), message).with_policy(p.id.0.clone())
-}
-
-fn validation_diagnostic<E: miette::Diagnostic + fmt::Display>(
-    source: &PackSource,
-    policies: &[PolicyInfo],
-    by_id: &HashMap<String, usize>,
-    policy_id: &cedar_policy::PolicyId,
-    e: &E,
-) -> SourceDiagnostic {
-    let Some(p) = by_id
-        .get(AsRef::<str>::as_ref(policy_id))
-        .and_then(|&i| policies.get(i))
-    else {
-        let file = SourceFile::new("<pack>", String::new());
-        return SourceDiagnostic::new("tollgate::validation", &file, (0, 0).into(), e.to_string());
-    };
-    let labels: Vec<LabeledSpan> = e.labels().map(|l| l.collect()).unwrap_or_default();
-    let text = source
-        .policies
-        .iter()
-        .find(|f| f.name == p.file)
-        .map_or("", |f| f.text.as_str());
-    let mut d = policy_diagnostic(
-        "tollgate::validation",
-        source,
-        p,
-        format!(
-            "policy `{}` does not validate against the schema: {e}",
-            p.id
-        ),
-    )
-    .with_labels(labels, text);
-    if let Some(help) = e.help() {
-        d = d.with_help(help.to_string());
-    }
-    d
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tier::InvalidTier;
 
     fn load(files: &[(&str, &str)], schema: Option<&str>) -> Result<Pack, LoadError> {
         Pack::load(PackSource {
@@ -725,6 +557,84 @@ mod tests {
             err.problems().first().map(|p| p.file.as_str()),
             Some("s.cedarschema")
         );
+    }
+
+    fn source(files: &[(&str, &str)], schema: &str) -> PackSource {
+        PackSource {
+            policies: files.iter().map(|(n, t)| SourceFile::new(*n, *t)).collect(),
+            schemas: vec![SourceFile::new("s.cedarschema", schema)],
+        }
+    }
+
+    #[test]
+    fn lenient_loading_sets_aside_invalid_tiers_and_returns_validation_errors() {
+        let files = [
+            (
+                "a.cedar",
+                "@id(\"bad-tier\") @tier(\"deny\") permit(principal, action == Action::\"read\", resource) when { resource.secrett };\n@id(\"ok\") @tier(\"auto\") permit(principal, action == Action::\"read\", resource);",
+            ),
+            (
+                "b.cedar",
+                "@id(\"typo\") forbid(principal, action == Action::\"read\", resource) when { resource.secrettt };",
+            ),
+        ];
+        // Strict loading refuses the pack, as before.
+        assert!(Pack::load(source(&files, SCHEMA)).is_err());
+        let lenient = Pack::load_lenient(source(&files, SCHEMA)).unwrap();
+        let ids: Vec<&str> = lenient
+            .pack
+            .policies()
+            .iter()
+            .map(|p| p.id().as_str())
+            .collect();
+        assert_eq!(ids, ["ok", "typo"]);
+        assert_eq!(lenient.rejected.len(), 1);
+        assert_eq!(lenient.rejected[0].id.as_str(), "bad-tier");
+        assert_eq!(lenient.rejected[0].error, InvalidTier::PermitDeny);
+        // Set-aside policies are validated too.
+        let mut invalid: Vec<Option<&str>> = lenient
+            .validation_errors
+            .iter()
+            .map(|e| e.policy.as_ref().map(PolicyId::as_str))
+            .collect();
+        invalid.sort();
+        assert_eq!(invalid, [Some("bad-tier"), Some("typo")]);
+        let typo = lenient
+            .validation_errors
+            .iter()
+            .find(|e| e.file == "b.cedar")
+            .unwrap();
+        assert_eq!(typo.file, "b.cedar");
+        let (offset, len) = typo.spans[0];
+        assert_eq!(&files[1].1[offset..offset + len], "resource.secrettt");
+    }
+
+    #[test]
+    fn lenient_loading_still_stops_on_what_leaves_nothing_to_analyse() {
+        for files in [
+            vec![("a.cedar", "permit(principal, action, resource")],
+            vec![
+                ("a.cedar", "@id(\"x\") permit(principal, action, resource);"),
+                (
+                    "b.cedar",
+                    "@id(\"x\") @tier(\"nope\") permit(principal, action, resource);",
+                ),
+            ],
+            vec![(
+                "a.cedar",
+                "permit(principal == ?principal, action, resource);",
+            )],
+        ] {
+            assert!(
+                Pack::load_lenient(source(&files, SCHEMA)).is_err(),
+                "{files:?}"
+            );
+        }
+        let broken_schema = source(
+            &[("a.cedar", "permit(principal, action, resource);")],
+            "entity A {",
+        );
+        assert!(Pack::load_lenient(broken_schema).is_err());
     }
 
     #[test]

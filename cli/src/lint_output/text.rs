@@ -1,0 +1,115 @@
+//! Text for people, in the style of rustc and ruff: the rule, the message, the source line(s)
+//! with the span underlined, related places, controls and a hint.
+
+use std::fmt::Write as _;
+
+use tollgate_engine::lint::{Finding, Severity};
+
+use super::{Emitter, Sources};
+
+/// rustc-like text.
+pub struct Text;
+
+/// At most this many lines of a multi-line span are shown.
+const MAX_LINES: usize = 4;
+
+impl Emitter for Text {
+    fn emit(&self, findings: &[Finding], sources: &Sources) -> miette::Result<String> {
+        let mut out = String::new();
+        for f in findings {
+            render(&mut out, f, sources);
+        }
+        let errors = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
+        let warnings = findings.len() - errors;
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        if findings.is_empty() {
+            out.push_str("no problems found\n");
+        } else {
+            let _ = writeln!(
+                out,
+                "found {} and {}",
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            );
+        }
+        Ok(out)
+    }
+}
+
+fn render(out: &mut String, f: &Finding, sources: &Sources) {
+    let l = &f.location;
+    let _ = writeln!(out, "{}[{}]: {}", f.severity, f.rule, f.message);
+    let text = sources.text(l);
+    let first = l.span.start.line;
+    let last = l.span.end.line.max(first);
+    // When a span ends at the very start of a line, that line holds none of it.
+    let last = if last > first && l.span.end.column == 1 {
+        last - 1
+    } else {
+        last
+    };
+    let width = last.to_string().len();
+    let pad = " ".repeat(width);
+    let _ = writeln!(
+        out,
+        "{pad}--> {}:{}:{}",
+        sources.path(l),
+        l.span.start.line,
+        l.span.start.column
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    if !lines.is_empty() {
+        let _ = writeln!(out, "{pad} |");
+        for n in first..=last.min(first + MAX_LINES - 1) {
+            let Some(line) = lines.get(n - 1) else {
+                break;
+            };
+            let chars = line.chars().count();
+            let from = if n == first { l.span.start.column } else { 1 };
+            let to = if n == l.span.end.line {
+                l.span.end.column
+            } else {
+                chars + 1
+            };
+            // Underline leading text only, not the indentation of continuation lines.
+            let from = if n == first {
+                from
+            } else {
+                line.chars().take_while(|c| c.is_whitespace()).count() + 1
+            };
+            let carets = to.saturating_sub(from).max(1);
+            let _ = writeln!(out, "{n:>width$} | {line}");
+            let _ = writeln!(
+                out,
+                "{pad} | {}{}",
+                " ".repeat(from.saturating_sub(1)),
+                "^".repeat(carets)
+            );
+        }
+        if last >= first + MAX_LINES {
+            let _ = writeln!(out, "{pad} | ...");
+        }
+        let _ = writeln!(out, "{pad} |");
+    }
+    for r in &f.related {
+        let _ = writeln!(
+            out,
+            "{pad} = note: {}:{}:{}: {}",
+            sources.path(&r.location),
+            r.location.span.start.line,
+            r.location.span.start.column,
+            r.message
+        );
+    }
+    if !f.policies.is_empty() {
+        let ids: Vec<&str> = f.policies.iter().map(|p| p.as_str()).collect();
+        let _ = writeln!(out, "{pad} = policies: {}", ids.join(", "));
+    }
+    let controls: Vec<&str> = f.controls.iter().map(|c| c.as_str()).collect();
+    let _ = writeln!(out, "{pad} = controls: {}", controls.join(", "));
+    let _ = writeln!(out, "{pad} = help: {}", f.hint);
+    out.push('\n');
+}

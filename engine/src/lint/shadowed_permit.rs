@@ -1,0 +1,79 @@
+use crate::tier::PolicyRole;
+
+use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
+
+declare_rule! {
+    /// ## What it does
+    /// Reports a permit that can never set the tier because a permit of a lower tier matches
+    /// whenever it does: the lower permit's scope is the same or wider and it has no condition
+    /// (or only conditions the higher permit also has).
+    ///
+    /// ## Why is this bad?
+    /// The lowest matching permit sets the tier. A narrow `@tier("dual") permit` under a broad
+    /// `@tier("single") permit` looks like it requires two approvals, but every request it
+    /// matches gets `single`. To require more approvals somewhere, write a gate.
+    ///
+    /// ## Example
+    /// ```cedar
+    /// @id("secrets-single") @tier("single")
+    /// permit (principal is Agent, action == Action::"read_secret", resource);
+    /// @id("prod-secrets-dual") @tier("dual")
+    /// permit (principal is Agent, action == Action::"read_secret", resource is Secret)
+    /// when { resource.environment == "prod" };
+    /// ```
+    /// `prod-secrets-dual` never applies. Write it as a gate:
+    /// ```cedar
+    /// @id("prod-secrets-dual") @tier("dual")
+    /// forbid (principal, action == Action::"read_secret", resource is Secret)
+    /// when { resource.environment == "prod" };
+    /// ```
+    pub struct ShadowedPermit {
+        id: RuleId::ShadowedPermit,
+        severity: Severity::Warning,
+        summary: "A permit can never set the tier: a lower-tier permit always matches too",
+        controls: [Control::MaestroGov2],
+    }
+}
+
+impl ShadowedPermit {
+    fn run(&self, cx: &LintContext<'_>) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (q, q_facts) in cx.policies() {
+            let PolicyRole::Permit(q_tier) = q.role() else {
+                continue;
+            };
+            if q_facts.actions.is_empty() {
+                continue;
+            }
+            let shadowing = cx.policies().find(|(p, p_facts)| {
+                matches!(p.role(), PolicyRole::Permit(t) if t < q_tier)
+                    && q_facts
+                        .actions
+                        .iter()
+                        .all(|a| p_facts.implied_by(q_facts, a))
+            });
+            if let Some((p, _)) = shadowing {
+                out.push(
+                    Finding::new(
+                        self,
+                        cx.head_of(q),
+                        format!(
+                            "`{}` permit `{}` can never set the tier: `{}` permit `{}` matches every request it matches, and the lowest permit wins",
+                            q_tier,
+                            q.id(),
+                            p.tier(),
+                            p.id()
+                        ),
+                        format!(
+                            "to require `{q_tier}` approval where `{}` matches, write a gate: `@tier(\"{q_tier}\") forbid(...)` with the same scope and conditions",
+                            q.id()
+                        ),
+                    )
+                    .with_policies([q.id().clone(), p.id().clone()])
+                    .with_related([cx.related(p, format!("`{}` grants `{}` first", p.id(), p.tier()))]),
+                );
+            }
+        }
+        out
+    }
+}

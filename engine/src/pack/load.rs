@@ -1,0 +1,479 @@
+//! The loader's steps, shared by [`Pack::load`] and [`Pack::load_lenient`]: parse each file,
+//! give each policy its id, role and position, build the Cedar sets, validate.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::str::FromStr;
+
+use cedar_policy::{Policy, PolicySet, ValidationMode, Validator};
+use miette::LabeledSpan;
+use serde_json::Value;
+
+use super::{LoadError, Pack, PolicyId, PolicyInfo};
+use crate::schema::PackSchema;
+use crate::source::{LineCol, PackSource, SourceDiagnostic, SourceFile, line_col};
+use crate::tier::{Effect, InvalidTier, PolicyRole};
+
+fn duplicate_names(files: &[SourceFile]) -> Vec<SourceDiagnostic> {
+    files
+        .windows(2)
+        .filter_map(|w| match w {
+            [a, b] if a.name == b.name => Some(SourceDiagnostic::new(
+                "tollgate::duplicate_file",
+                b,
+                (0, 0).into(),
+                format!("file `{}` is given twice", b.name),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What parsing one file gave: its policies in file order, those whose `@tier` is invalid set
+/// aside, and the problems that make the file unusable.
+struct ParsedFile {
+    policies: Vec<PolicyInfo>,
+    rejected: Vec<RejectedPolicy>,
+    problems: Vec<Problem>,
+}
+
+/// Parses one file and returns its policies in file order with ids, roles and positions.
+fn parse_file(file: &SourceFile) -> ParsedFile {
+    let mut out = ParsedFile {
+        policies: Vec::new(),
+        rejected: Vec::new(),
+        problems: Vec::new(),
+    };
+    let set = match PolicySet::from_str(&file.text) {
+        Ok(set) => set,
+        Err(errors) => {
+            out.problems = errors
+                .iter()
+                .map(|e| {
+                    let labels: Vec<LabeledSpan> = miette::Diagnostic::labels(e)
+                        .map(|l| l.collect())
+                        .unwrap_or_default();
+                    let mut d = SourceDiagnostic::new(
+                        "tollgate::parse",
+                        file,
+                        (0, 0).into(),
+                        e.to_string(),
+                    )
+                    .with_labels(labels, &file.text);
+                    if let Some(help) = miette::Diagnostic::help(e) {
+                        d = d.with_help(help.to_string());
+                    }
+                    Problem::fatal(d)
+                })
+                .collect();
+            return out;
+        }
+    };
+
+    if let Some(t) = set.templates().next() {
+        out.problems.push(Problem::fatal(SourceDiagnostic::new(
+            "tollgate::template",
+            file,
+            (0, 0).into(),
+            format!(
+                "templates (`?principal`, `?resource`) are not supported (template `{}`)",
+                t.id()
+            ),
+        )));
+    }
+
+    // Cedar names the policies of a parsed text `policy0`, `policy1`, … in source order.
+    let mut parsed: Vec<(usize, &Policy)> = set
+        .policies()
+        .filter_map(|p| {
+            let n = p
+                .id()
+                .to_string()
+                .strip_prefix("policy")?
+                .parse::<usize>()
+                .ok()?;
+            Some((n, p))
+        })
+        .collect();
+    parsed.sort_by_key(|(n, _)| *n);
+
+    let mut cursor = 0usize;
+    for (index, (_, policy)) in parsed.into_iter().enumerate() {
+        let ordinal = index + 1;
+        // `to_cedar` returns the policy's exact original text; finding each in order gives its
+        // position (Cedar's public API exposes none).
+        let text = policy.to_cedar().unwrap_or_default();
+        let offset = file
+            .text
+            .get(cursor..)
+            .and_then(|rest| rest.find(&text))
+            .map_or(cursor, |i| cursor + i);
+        cursor = offset + text.len();
+        let annotations: BTreeMap<String, String> = policy
+            .annotations()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let id = match annotations.get("id") {
+            Some(id) => id.clone(),
+            None => format!("{}:{ordinal}", file.name),
+        };
+        let effect = match policy.effect() {
+            cedar_policy::Effect::Permit => Effect::Permit,
+            cedar_policy::Effect::Forbid => Effect::Forbid,
+        };
+        let span = (offset, text.len());
+        let at = |code, message: String| {
+            SourceDiagnostic::new(code, file, span.into(), message).with_policy(id.clone())
+        };
+        if id.trim().is_empty() {
+            out.problems.push(Problem::fatal(at(
+                "tollgate::invalid_id",
+                "`@id` is empty".into(),
+            )));
+            continue;
+        }
+        let cedar_id = cedar_policy::PolicyId::new(&id);
+        let policy = policy.new_id(cedar_id);
+        let position = line_col(&file.text, offset);
+        match PolicyRole::classify(effect, annotations.get("tier").map(String::as_str)) {
+            Ok(role) => out.policies.push(PolicyInfo {
+                policy,
+                id: PolicyId(id),
+                role,
+                file: file.name.clone(),
+                ordinal,
+                offset,
+                len: text.len(),
+                position,
+                annotations,
+            }),
+            Err(error) => {
+                out.problems.push(Problem {
+                    kind: ProblemKind::InvalidTier,
+                    diagnostic: at("tollgate::invalid_tier", format!("policy `{id}`: {error}"))
+                        .with_help(INVALID_TIER_HELP),
+                });
+                out.rejected.push(RejectedPolicy {
+                    id: PolicyId(id),
+                    effect,
+                    file: file.name.clone(),
+                    offset,
+                    len: text.len(),
+                    position,
+                    annotations,
+                    error,
+                    policy,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// How to write a valid tier; shown with every invalid-tier problem.
+pub(crate) const INVALID_TIER_HELP: &str = "valid: @tier(\"auto\"|\"single\"|\"dual\") permit, @tier(\"single\"|\"dual\") forbid (a gate), or forbid without @tier";
+
+/// The same scope and conditions as a `permit`, so that one Cedar evaluation reports every
+/// satisfied policy whatever its effect (Cedar only reports the winning effect's policies).
+fn shadow_of(policy: &Policy) -> Result<Policy, String> {
+    let mut json = policy.to_json().map_err(|e| e.to_string())?;
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("effect".into(), Value::String("permit".into()));
+    }
+    Policy::from_json(Some(policy.id().clone()), json).map_err(|e| e.to_string())
+}
+
+/// The file named `name` in `source` (an empty stand-in if it is not there).
+pub(super) fn file_of(source: &PackSource, name: &str) -> SourceFile {
+    source
+        .policies
+        .iter()
+        .find(|f| f.name == name)
+        .cloned()
+        .unwrap_or_else(|| SourceFile::new(name, String::new()))
+}
+
+fn policy_diagnostic(
+    code: &'static str,
+    source: &PackSource,
+    p: &PolicyInfo,
+    message: String,
+) -> SourceDiagnostic {
+    SourceDiagnostic::new(
+        code,
+        &file_of(source, &p.file),
+        (p.offset, p.len).into(),
+        message,
+    )
+    .with_policy(p.id.0.clone())
+}
+
+/// Where each policy id lives, for pointing Cedar's validation results back into the files.
+pub(super) struct Locator(HashMap<String, (String, (usize, usize))>);
+
+impl Locator {
+    pub(super) fn new(policies: &[PolicyInfo], rejected: &[RejectedPolicy]) -> Self {
+        let mut map = HashMap::new();
+        for p in policies {
+            map.insert(p.id.0.clone(), (p.file.clone(), (p.offset, p.len)));
+        }
+        for r in rejected {
+            map.insert(r.id.0.clone(), (r.file.clone(), (r.offset, r.len)));
+        }
+        Self(map)
+    }
+}
+
+/// Strict validation of `set`: its errors and its warnings.
+pub(super) fn validate(
+    schema: &PackSchema,
+    set: &PolicySet,
+    locator: &Locator,
+) -> (Vec<ValidationIssue>, Vec<ValidationIssue>) {
+    let validator = Validator::new(schema.schema.clone());
+    let result = validator.validate(set, ValidationMode::Strict);
+    let errors = result
+        .validation_errors()
+        .map(|e| ValidationIssue::new(locator, e.policy_id(), e, false))
+        .collect();
+    let warnings = result
+        .validation_warnings()
+        .map(|w| ValidationIssue::new(locator, w.policy_id(), w, true))
+        .collect();
+    (errors, warnings)
+}
+
+/// One result of Cedar's strict validation, located in its file.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidationIssue {
+    /// The policy concerned (`None` if Cedar named a policy tollgate does not know).
+    pub(crate) policy: Option<PolicyId>,
+    /// The policy's file.
+    pub(crate) file: String,
+    /// Byte spans in the file: Cedar's labels, or the whole policy when Cedar gives none.
+    pub(crate) spans: Vec<(usize, usize)>,
+    /// Cedar's message.
+    pub(crate) message: String,
+    /// Cedar's help, if any.
+    pub(crate) help: Option<String>,
+    /// A Cedar validation warning rather than an error.
+    pub(crate) warning: bool,
+}
+
+impl ValidationIssue {
+    fn new<E: miette::Diagnostic + fmt::Display>(
+        locator: &Locator,
+        policy_id: &cedar_policy::PolicyId,
+        e: &E,
+        warning: bool,
+    ) -> Self {
+        let id: &str = policy_id.as_ref();
+        let labels: Vec<(usize, usize)> = e
+            .labels()
+            .map(|l| l.map(|l| (l.offset(), l.len())).collect())
+            .unwrap_or_default();
+        let (policy, file, spans) = match locator.0.get(id) {
+            Some((file, span)) => (
+                Some(PolicyId(id.to_string())),
+                file.clone(),
+                if labels.is_empty() {
+                    vec![*span]
+                } else {
+                    labels
+                },
+            ),
+            None => (None, "<pack>".to_string(), vec![(0, 0)]),
+        };
+        Self {
+            policy,
+            file,
+            spans,
+            message: e.to_string(),
+            help: e.help().map(|h| h.to_string()),
+            warning,
+        }
+    }
+
+    /// The problem as `Pack::load` reports it.
+    pub(super) fn to_diagnostic(&self, source: &PackSource) -> SourceDiagnostic {
+        let file = file_of(source, &self.file);
+        let first = self.spans.first().copied().unwrap_or((0, 0));
+        let mut d = SourceDiagnostic::new(
+            "tollgate::validation",
+            &file,
+            first.into(),
+            match &self.policy {
+                Some(id) => format!(
+                    "policy `{id}` does not validate against the schema: {}",
+                    self.message
+                ),
+                None => self.message.clone(),
+            },
+        );
+        let labels = self
+            .spans
+            .iter()
+            .map(|&s| LabeledSpan::new_with_span(None, s))
+            .collect();
+        d = d.with_labels(labels, &file.text);
+        if let Some(id) = &self.policy {
+            d = d.with_policy(id.0.clone());
+        }
+        if let Some(help) = &self.help {
+            d = d.with_help(help.clone());
+        }
+        d
+    }
+}
+
+/// A policy whose `@tier` is outside DESIGN.md's table.
+#[derive(Debug, Clone)]
+pub(crate) struct RejectedPolicy {
+    pub(crate) id: PolicyId,
+    pub(crate) effect: Effect,
+    pub(crate) file: String,
+    pub(crate) offset: usize,
+    pub(crate) len: usize,
+    pub(crate) position: LineCol,
+    pub(crate) annotations: BTreeMap<String, String>,
+    pub(crate) error: InvalidTier,
+    pub(crate) policy: Policy,
+}
+
+/// A pack loaded for analysis, with what `Pack::load` would have refused it for.
+#[derive(Debug, Clone)]
+pub(crate) struct LenientPack {
+    /// The policies with a valid tier.
+    pub(crate) pack: Pack,
+    /// Policies set aside because of their `@tier`.
+    pub(crate) rejected: Vec<RejectedPolicy>,
+    /// Strict validation errors, over every policy (set-aside ones included).
+    pub(crate) validation_errors: Vec<ValidationIssue>,
+    /// Strict validation warnings, likewise.
+    pub(crate) validation_warnings: Vec<ValidationIssue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ProblemKind {
+    /// Leaves nothing to analyse: even lint stops.
+    Fatal,
+    /// An invalid `@tier`: `Pack::load` stops, lint reports it and goes on.
+    InvalidTier,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Problem {
+    pub(super) kind: ProblemKind,
+    pub(super) diagnostic: SourceDiagnostic,
+}
+
+impl Problem {
+    fn fatal(diagnostic: SourceDiagnostic) -> Self {
+        Self {
+            kind: ProblemKind::Fatal,
+            diagnostic,
+        }
+    }
+}
+
+/// Everything read from the files before any Cedar set is built.
+pub(super) struct Gathered {
+    pub(super) source: PackSource,
+    pub(super) schema: Option<PackSchema>,
+    pub(super) policies: Vec<PolicyInfo>,
+    pub(super) rejected: Vec<RejectedPolicy>,
+    pub(super) problems: Vec<Problem>,
+}
+
+/// Parses the schema and every policy file, assigns ids and roles, and collects every problem
+/// in file order.
+pub(super) fn gather(source: PackSource) -> Gathered {
+    let mut source = source;
+    source.policies.sort_by(|a, b| a.name.cmp(&b.name));
+    source.schemas.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut problems: Vec<Problem> = duplicate_names(&source.policies)
+        .into_iter()
+        .chain(duplicate_names(&source.schemas))
+        .map(Problem::fatal)
+        .collect();
+
+    let schema = match PackSchema::load(&source.schemas) {
+        Ok(s) if !source.schemas.is_empty() => Some(s),
+        Ok(_) => None,
+        Err(p) => {
+            problems.extend(p.into_iter().map(Problem::fatal));
+            None
+        }
+    };
+
+    let mut policies = Vec::new();
+    let mut rejected = Vec::new();
+    for file in &source.policies {
+        let mut parsed = parse_file(file);
+        policies.append(&mut parsed.policies);
+        rejected.append(&mut parsed.rejected);
+        problems.append(&mut parsed.problems);
+    }
+
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let ids = policies
+        .iter()
+        .map(|p| (&p.id, p.source(), &p.file, (p.offset, p.len)))
+        .chain(rejected.iter().map(|r| {
+            (
+                &r.id,
+                format!("{}:{}", r.file, r.position.line),
+                &r.file,
+                (r.offset, r.len),
+            )
+        }));
+    let mut duplicates = Vec::new();
+    for (id, at, file, span) in ids {
+        if let Some(earlier) = seen.insert(id.0.clone(), at) {
+            duplicates.push(
+                SourceDiagnostic::new(
+                    "tollgate::duplicate_id",
+                    &file_of(&source, file),
+                    span.into(),
+                    format!("policy id `{id}` is already used by the policy at {earlier}"),
+                )
+                .with_policy(id.0.clone())
+                .with_help("every @id must be unique across the pack"),
+            );
+        }
+    }
+    problems.extend(duplicates.into_iter().map(Problem::fatal));
+
+    Gathered {
+        source,
+        schema,
+        policies,
+        rejected,
+        problems,
+    }
+}
+
+/// The pack's Cedar set as written and its shadow set (every policy as a permit).
+pub(super) fn build_sets(
+    source: &PackSource,
+    policies: &[PolicyInfo],
+) -> Result<(PolicySet, PolicySet), LoadError> {
+    let mut original = PolicySet::new();
+    let mut shadow = PolicySet::new();
+    let mut problems = Vec::new();
+    for p in policies {
+        let added = original
+            .add(p.policy.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|()| shadow_of(&p.policy))
+            .and_then(|s| shadow.add(s).map_err(|e| e.to_string()));
+        if let Err(message) = added {
+            problems.push(policy_diagnostic("tollgate::internal", source, p, message));
+        }
+    }
+    if problems.is_empty() {
+        Ok((original, shadow))
+    } else {
+        Err(LoadError::new(problems))
+    }
+}
