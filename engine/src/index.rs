@@ -70,7 +70,10 @@ impl ActionIndex {
 
     /// No index: every request evaluates every policy.
     pub(crate) fn everything(shadow: &PolicySet) -> Self {
-        Self { by_action: HashMap::new(), fallback: shadow.clone() }
+        Self {
+            by_action: HashMap::new(),
+            fallback: shadow.clone(),
+        }
     }
 
     /// The policies to evaluate for a request on `action`.

@@ -7,7 +7,7 @@ pub mod decide;
 pub mod diff;
 pub mod hash;
 pub mod keygen;
+pub mod lint;
 pub mod simulate;
 pub mod test;
 pub mod verify;
-pub mod lint;
