@@ -3,7 +3,7 @@
 // Runs the example script on the README's request, and checks that misuse of the ABI gives
 // error results (never a crash) and leaves the module usable. Needs the module
 // (wasm/build.sh); without it the tests are skipped with the reason, unless
-// TOLLGATE_REQUIRE_WASM is set (CI), when they fail. The Rust test tests/wasm_node.rs runs this
+// TOLLGATE_REQUIRE_WASM is set (CI), when they fail. The Rust test tests/wasm/node.rs runs this
 // file with TOLLGATE_EXPECTED_DECISION set to the native engine's decision JSON, which the
 // example's output must equal byte for byte.
 

@@ -19,9 +19,10 @@
 //! gets a fresh one, and packs are loaded into it again from the sources the host keeps, so
 //! pack handles stay valid.
 //!
-//! Compiling the module takes about a second; [`WasmModule`] holds a compiled module
-//! (`InstancePre`: imports resolved, exports type-checked) from which engines are created in
-//! microseconds. [`WasmEngine::new`] compiles once per distinct module bytes per process.
+//! Compiling the module with Cranelift takes seconds (tens of seconds on a busy machine);
+//! [`WasmModule`] holds a compiled module (`InstancePre`: imports resolved, exports
+//! type-checked) from which engines are created in a fraction of a millisecond.
+//! [`WasmEngine::new`] compiles once per distinct module bytes per process.
 #![deny(missing_docs)]
 #![deny(
     clippy::unwrap_used,
@@ -266,6 +267,12 @@ impl WasmModule {
         Ok(Self { pre })
     }
 
+    /// The compiled wasmtime module (fuel metering on), for hosts that drive the exports
+    /// themselves. Stores made for it must be given fuel (`Store::set_fuel`) before any call.
+    pub fn wasmtime_module(&self) -> &Module {
+        self.pre.module()
+    }
+
     /// The compiled module for `wasm`, compiling it only the first time these bytes are seen
     /// in this process.
     pub fn cached(wasm: &[u8]) -> Result<Self, HostError> {
@@ -378,7 +385,7 @@ static NEXT_ENGINE: AtomicU64 = AtomicU64::new(1);
 /// tollgate's module instantiated under limits, with the packs loaded into it.
 ///
 /// Calls take `&mut self`: an engine serves one call at a time. For concurrency, create one
-/// engine per thread from a shared [`WasmModule`] (a few microseconds each).
+/// engine per thread from a shared [`WasmModule`] (well under a millisecond each).
 pub struct WasmEngine {
     module: WasmModule,
     limits: Limits,
@@ -408,7 +415,8 @@ impl WasmEngine {
         Self::from_module(&WasmModule::cached(wasm)?, limits)
     }
 
-    /// Instantiates an already compiled module under `limits`: no compilation, microseconds.
+    /// Instantiates an already compiled module under `limits`: no compilation, well under a
+    /// millisecond.
     pub fn from_module(module: &WasmModule, limits: Limits) -> Result<Self, HostError> {
         let mut instance = instantiate(module, limits)?;
         instance

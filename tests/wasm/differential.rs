@@ -6,14 +6,12 @@
 //! order of the `Decision` struct. The module returns exactly that; the CLI's `--format json`
 //! is the same value pretty-printed.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use crate::support::wasm_module::{engine, root};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use support::wasm_module::{engine, root};
 use tollgate_engine::fs::read_pack;
 use tollgate_engine::testcase::{find_test_files, load_test_file};
 use tollgate_engine::{Pack, PackSource, ProposedAction, Timestamp};

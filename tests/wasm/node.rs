@@ -3,12 +3,10 @@
 //! or the module cannot be built here (unless `TOLLGATE_REQUIRE_NODE` / `TOLLGATE_REQUIRE_WASM`
 //! are set, as in CI: then those are failures).
 
-mod support;
-
 use std::process::Command;
 
+use crate::support::wasm_module::{module_path, root};
 use serde_json::Value;
-use support::wasm_module::{module_path, root};
 use tollgate_engine::fs::read_pack;
 use tollgate_engine::{Pack, ProposedAction};
 

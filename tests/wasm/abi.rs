@@ -4,15 +4,13 @@
 //! The first tests drive the raw exports through wasmtime, as a careless or hostile host would;
 //! the rest go through `tollgate-wasm-host`, whose limits stop what the module cannot refuse.
 
-mod support;
-
 use std::sync::OnceLock;
 
+use crate::support::wasm_module::{engine, engine_with, module, root};
 use serde_json::{Value, json};
-use support::wasm_module::{engine, engine_with, module_bytes, root};
 use tollgate_engine::fs::read_pack;
 use tollgate_wasm_host::{HostError, Limits, WasmEngine};
-use wasmtime::{Config, Engine, Instance, Module, Store, TypedFunc};
+use wasmtime::{Instance, Store, TypedFunc};
 
 const AT: &str = "2026-06-01T12:00:00Z";
 
@@ -45,14 +43,10 @@ struct Raw {
 
 impl Raw {
     fn new() -> Option<Self> {
-        static MODULE: OnceLock<(Engine, Module)> = OnceLock::new();
-        let bytes = module_bytes()?;
-        let (engine, module) = MODULE.get_or_init(|| {
-            let engine = Engine::new(&Config::new()).unwrap();
-            let module = Module::new(&engine, bytes).unwrap();
-            (engine, module)
-        });
-        let mut store = Store::new(engine, ());
+        // The host's compiled module (fuel metering on): the exports, with no host around them.
+        let module = module()?.wasmtime_module();
+        let mut store = Store::new(module.engine(), ());
+        store.set_fuel(u64::MAX).unwrap();
         let instance = Instance::new(&mut store, module, &[]).unwrap();
         Some(Self {
             memory: instance.get_memory(&mut store, "memory").unwrap(),
@@ -257,7 +251,7 @@ fn the_host_refuses_hostile_input_and_stays_usable() {
     }
 
     // Handles: unloaded, or from another engine.
-    let mut other = support::wasm_module::engine().unwrap();
+    let mut other = crate::support::wasm_module::engine().unwrap();
     let foreign = other.load(pack_json()).unwrap().handle;
     assert_eq!(engine.decide(foreign, &good), Err(HostError::UnknownPack));
     assert!(other.unload(foreign));
