@@ -30,10 +30,19 @@ built="$target/wasm-build/wasm32-unknown-unknown/wasm/tollgate_wasm.wasm"
 
 mkdir -p "$target/wasm"
 out="$target/wasm/tollgate.wasm"
+# wasm-opt takes minutes: skip it (and the copy) when cargo's output and the tool are unchanged.
+source_copy="$target/wasm/.tollgate.source.wasm"
+mode="plain"
+command -v wasm-opt >/dev/null 2>&1 && mode="wasm-opt $(wasm-opt --version)"
+if [ -f "$out" ] && cmp -s "$built" "$source_copy" \
+    && [ "$(cat "$target/wasm/.tollgate.mode" 2>/dev/null)" = "$mode" ]; then
+    echo "$out"
+    exit 0
+fi
 tmp="$(mktemp "$target/wasm/.tollgate.wasm.XXXXXX")"
 chmod 644 "$tmp"
 trap 'rm -f "$tmp"' EXIT
-if command -v wasm-opt >/dev/null 2>&1; then
+if [ "$mode" != plain ]; then
     # The features rustc enables by default for wasm32 must stay enabled for wasm-opt to read
     # the module; -O3 optimises for speed (decisions are the hot path).
     wasm-opt -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
@@ -45,4 +54,6 @@ fi
 # Rename into place, so that a concurrent reader never sees half a module.
 mv -f "$tmp" "$out"
 trap - EXIT
+cp "$built" "$source_copy"
+echo "$mode" > "$target/wasm/.tollgate.mode"
 echo "$out"

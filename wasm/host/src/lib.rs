@@ -51,9 +51,10 @@ pub struct Limits {
     /// Linear memory cap in bytes. Growth beyond it fails inside the module, which then traps;
     /// the call returns [`HostError::MemoryLimit`].
     pub max_memory_bytes: usize,
-    /// Fuel (roughly, WebAssembly instructions) for one call, reloading packs included. A call
-    /// that needs more stops with [`HostError::FuelExhausted`]. Deterministic: the same input
-    /// always passes or always fails, whatever the machine's load.
+    /// Fuel (roughly, WebAssembly instructions) for one call into the module. A call that needs
+    /// more stops with [`HostError::FuelExhausted`]. Deterministic: the same input always passes
+    /// or always fails, whatever the machine's load. Reloading a pack into a fresh instance
+    /// after a trap is a call of its own, with its own budget.
     pub fuel_per_call: u64,
 }
 
@@ -453,7 +454,7 @@ impl WasmEngine {
         self.limits
     }
 
-    /// Fuel the last call to the module used (reloading packs after a trap included), to size
+    /// Fuel the last call into the module used, to size
     /// [`Limits::fuel_per_call`] from real inputs (for a call that trapped: until it stopped).
     pub fn last_fuel_used(&self) -> Option<u64> {
         self.last_fuel_used
