@@ -212,6 +212,14 @@ impl Pack {
         })
     }
 
+    /// Whether deciding `request` reads the evaluation time: tollgate fills `context.now` when
+    /// the schema declares it for the action, and always when the pack has no schema. Callers
+    /// without a clock of their own (the WASM module) require a time exactly when this is true.
+    pub fn needs_time(&self, request: &ProposedAction) -> bool {
+        self.schema()
+            .is_none_or(|s| s.context_declares(request.action.uid(), NOW))
+    }
+
     /// The Cedar request for `request` at `at`, with `now` filled and validated against the
     /// schema — what a decision evaluates (public so that benches compare like with like).
     pub fn cedar_request(
@@ -225,7 +233,7 @@ impl Pack {
         let schema = self.schema();
         let action = request.action.uid();
         let mut context = request.context.clone();
-        if schema.is_none_or(|s| s.context_declares(action, NOW)) {
+        if self.needs_time(request) {
             context.insert(
                 NOW.into(),
                 json!({"__extn": {"fn": "datetime", "arg": at.to_cedar_datetime()}}),
@@ -406,6 +414,32 @@ mod tests {
             decide(&p, json!({"now": "2030-01-01T00:00:00Z"})),
             Err(InputError::CallerSuppliedNow)
         );
+    }
+
+    #[test]
+    fn time_is_needed_where_now_is_filled() {
+        let request = |action: &str| {
+            ProposedAction::from_json(&json!({
+                "principal": "A::\"a\"", "action": format!("Action::\"{action}\""), "resource": "R::\"r\"",
+            }))
+            .unwrap()
+        };
+        assert!(pack(PACK).needs_time(&request("go")));
+        let with_schema = Pack::load(PackSource {
+            policies: vec![SourceFile::new(
+                "p.cedar",
+                "@tier(\"auto\") permit(principal, action, resource);",
+            )],
+            schemas: vec![SourceFile::new(
+                "s.cedarschema",
+                "entity A; entity R;
+                 action timed appliesTo { principal: A, resource: R, context: { now: datetime } };
+                 action untimed appliesTo { principal: A, resource: R };",
+            )],
+        })
+        .unwrap();
+        assert!(with_schema.needs_time(&request("timed")));
+        assert!(!with_schema.needs_time(&request("untimed")));
     }
 
     #[test]

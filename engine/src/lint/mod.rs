@@ -21,6 +21,7 @@
 mod context;
 mod expr;
 mod finding;
+pub mod report;
 mod scope;
 mod text;
 pub mod workflow;

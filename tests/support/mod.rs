@@ -1,0 +1,3 @@
+//! Shared code of the integration tests and benches.
+
+pub mod wasm_module;

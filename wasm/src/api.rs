@@ -1,0 +1,353 @@
+//! The module's calls as safe Rust: bytes in, JSON bytes out, errors as `{"error": ...}`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tollgate_engine::approvals::{ApprovalRecord, Verification, parse_approvals, verify};
+use tollgate_engine::keys::Keyring;
+use tollgate_engine::lint::report::json_findings;
+use tollgate_engine::lint::{LintError, WorkflowFile};
+use tollgate_engine::{
+    CalendarDate, Decision, LoadError, NOW, Pack, PackSource, ProposedAction, SourceFile,
+    Timestamp, line_col,
+};
+
+use crate::error::{AbiError, Problem};
+use crate::limits::{
+    MAX_HIERARCHY_DEPTH, MAX_INPUT_BYTES, MAX_JSON_DEPTH, MAX_TEXT_DEPTH, check_bytes,
+    check_hierarchy_depth, check_json_depth, too_deep_at,
+};
+
+/// The ABI's version: raised on any incompatible change to the exports or the JSON shapes.
+pub const ABI_VERSION: u32 = 1;
+
+/// The module's state: the packs loaded so far, by handle.
+///
+/// Handles count up from 1 and are never reused, so a handle kept after `unload` can never
+/// reach a pack loaded later.
+#[derive(Debug, Default)]
+pub struct Guest {
+    packs: BTreeMap<u32, Pack>,
+    last_handle: u32,
+}
+
+/// `tollgate_load` input: the pack's files by name and text (the engine's [`PackSource`]).
+type LoadInput = PackSource;
+
+#[derive(Serialize)]
+struct LoadOutput {
+    handle: u32,
+    policy_set: String,
+    policies: usize,
+    warnings: Vec<Problem>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecideInput {
+    request: Value,
+    #[serde(default)]
+    entities: Value,
+    #[serde(default)]
+    at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyInput {
+    request: Value,
+    #[serde(default)]
+    entities: Value,
+    approvals: Approvals,
+    keyring: KeyringInput,
+    #[serde(default)]
+    at: Option<String>,
+}
+
+/// Approval records as JSON Lines text (the approvals file) or as an array of record objects.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Approvals {
+    Lines(String),
+    Records(Vec<Map<String, Value>>),
+}
+
+/// A keyring as its file's text or as the object `{"Human::\"alice\"": "ed25519:…"}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum KeyringInput {
+    Text(String),
+    Object(Map<String, Value>),
+}
+
+/// `tollgate_lint` input: the pack's sources (lint also reports on packs that do not load), the
+/// workflows, and the day exceptions are judged on.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LintInput {
+    policies: Vec<SourceFile>,
+    #[serde(default)]
+    schemas: Vec<SourceFile>,
+    #[serde(default)]
+    workflows: Vec<WorkflowInput>,
+    #[serde(default)]
+    at: Option<String>,
+}
+
+/// A workflow file, with the entities its `entities:` names when it names a file (the module
+/// reads no files).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkflowInput {
+    name: String,
+    text: String,
+    #[serde(default)]
+    entities: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct VersionOutput {
+    tollgate: &'static str,
+    abi: u32,
+    max_input_bytes: usize,
+    max_json_depth: usize,
+    max_text_depth: usize,
+    max_hierarchy_depth: usize,
+    lint: bool,
+}
+
+impl Guest {
+    /// No packs loaded.
+    pub const fn new() -> Self {
+        Self {
+            packs: BTreeMap::new(),
+            last_handle: 0,
+        }
+    }
+
+    /// `tollgate_load`: loads `{"policies": [{"name", "text"}], "schemas": [...]}` and returns
+    /// `{"handle", "policy_set", "policies", "warnings"}`.
+    pub fn load(&mut self, input: &[u8]) -> Vec<u8> {
+        respond(self.try_load(input))
+    }
+
+    /// `tollgate_decide`: decides `{"request", "entities", "at"}` with the pack under `handle`;
+    /// returns the decision JSON, exactly `serde_json::to_vec(&decision)` of the native engine.
+    pub fn decide(&self, handle: u32, input: &[u8]) -> Vec<u8> {
+        respond(self.try_decide(handle, input))
+    }
+
+    /// `tollgate_verify`: checks `{"request", "entities", "approvals", "keyring", "at"}` with the
+    /// pack under `handle`; returns the verification JSON, as the CLI's `verify --format json`.
+    pub fn verify(&self, handle: u32, input: &[u8]) -> Vec<u8> {
+        respond(self.try_verify(handle, input))
+    }
+
+    /// `tollgate_unload`: forgets the pack under `handle`; false if there was none.
+    pub fn unload(&mut self, handle: u32) -> bool {
+        self.packs.remove(&handle).is_some()
+    }
+
+    /// How many packs are loaded.
+    pub fn loaded(&self) -> usize {
+        self.packs.len()
+    }
+
+    fn pack(&self, handle: u32) -> Result<&Pack, AbiError> {
+        self.packs.get(&handle).ok_or(AbiError::BadHandle(handle))
+    }
+
+    fn try_load(&mut self, input: &[u8]) -> Result<LoadOutput, AbiError> {
+        let source: LoadInput = parse(input)?;
+        for file in source.policies.iter().chain(&source.schemas) {
+            check_text_depth(file)?;
+        }
+        let handle = self
+            .last_handle
+            .checked_add(1)
+            .ok_or(AbiError::HandlesExhausted)?;
+        let pack = Pack::load(source).map_err(|e: LoadError| AbiError::from(e))?;
+        let output = LoadOutput {
+            handle,
+            policy_set: pack.hash().to_string(),
+            policies: pack.policies().len(),
+            warnings: pack.warnings().iter().map(Problem::from).collect(),
+        };
+        self.last_handle = handle;
+        self.packs.insert(handle, pack);
+        Ok(output)
+    }
+
+    fn try_decide(&self, handle: u32, input: &[u8]) -> Result<Decision, AbiError> {
+        let pack = self.pack(handle)?;
+        let input: DecideInput = parse(input)?;
+        let request = ProposedAction::from_json(&input.request).map_err(input_error)?;
+        check_hierarchy_depth(&input.entities)?;
+        let entities = pack
+            .entities_from_json(&input.entities)
+            .map_err(input_error)?;
+        let at = match (input.at, pack.needs_time(&request)) {
+            (Some(at), _) => parse_at(&at)?,
+            (None, true) => {
+                return Err(AbiError::MissingAt {
+                    why: format!(
+                        "the pack fills context.{NOW} for {} from it",
+                        request.action
+                    ),
+                });
+            }
+            // Not read by the decision (`needs_time` is false): any instant gives the same one.
+            (None, false) => {
+                Timestamp::from_unix_nanos(0).map_err(|e| AbiError::BadAt(e.to_string()))?
+            }
+        };
+        pack.decide(&request, &entities, at).map_err(input_error)
+    }
+
+    fn try_verify(&self, handle: u32, input: &[u8]) -> Result<Verification, AbiError> {
+        let pack = self.pack(handle)?;
+        let input: VerifyInput = parse(input)?;
+        let request = ProposedAction::from_json(&input.request).map_err(input_error)?;
+        let Some(at) = input.at else {
+            return Err(AbiError::MissingAt {
+                why: "approvals expire, so verification always needs the time".into(),
+            });
+        };
+        let at = parse_at(&at)?;
+        check_hierarchy_depth(&input.entities)?;
+        let entities = pack
+            .entities_from_json(&input.entities)
+            .map_err(input_error)?;
+        let approvals = match input.approvals {
+            Approvals::Lines(text) => parse_approvals(&text),
+            Approvals::Records(records) => records
+                .into_iter()
+                .enumerate()
+                .map(|(i, record)| ApprovalRecord::parse(&Value::Object(record).to_string(), i + 1))
+                .collect(),
+        }
+        .map_err(|e| AbiError::Input(format!("approvals: {e}")))?;
+        let keyring = match input.keyring {
+            KeyringInput::Text(text) => Keyring::parse(&text),
+            KeyringInput::Object(map) => Keyring::parse(&Value::Object(map).to_string()),
+        }
+        .map_err(|e| AbiError::Input(format!("keyring: {e}")))?;
+        verify(pack, &entities, &request, &approvals, &keyring, at).map_err(input_error)
+    }
+}
+
+/// `tollgate_lint`: lints `{"policies", "schemas", "workflows", "at"}` and returns the findings
+/// array of the CLI's `lint --format json` (files named as given). `at` is required: exceptions
+/// expire, and the module has no clock.
+pub fn lint(input: &[u8]) -> Vec<u8> {
+    respond(try_lint(input))
+}
+
+fn try_lint(input: &[u8]) -> Result<Value, AbiError> {
+    let input: LintInput = parse(input)?;
+    for file in input.policies.iter().chain(&input.schemas) {
+        check_text_depth(file)?;
+    }
+    let Some(at) = input.at else {
+        return Err(AbiError::MissingAt {
+            why: "exceptions expire on their review date, so lint always needs the day".into(),
+        });
+    };
+    // A day (`2026-06-01`) as `tollgate lint --today` takes, or an instant.
+    let today = match at.parse::<CalendarDate>() {
+        Ok(day) => day,
+        Err(_) => CalendarDate::of(parse_at(&at)?),
+    };
+    let mut workflows = Vec::with_capacity(input.workflows.len());
+    for w in input.workflows {
+        let source = SourceFile::new(w.name, w.text);
+        check_text_depth(&source)?;
+        let parsed = WorkflowFile::parse(source).map_err(input_error)?;
+        let parsed = match (w.entities, parsed.entities_path()) {
+            (Some(entities), _) => {
+                check_hierarchy_depth(&entities)?;
+                parsed.with_entities(entities)
+            }
+            (None, Some(path)) => {
+                return Err(AbiError::Input(format!(
+                    "{}: names the entities file `{path}`, and the module reads no files: pass its content as the workflow's `entities`",
+                    parsed.source.name
+                )));
+            }
+            (None, None) => parsed,
+        };
+        workflows.push(parsed);
+    }
+    let source = PackSource {
+        policies: input.policies,
+        schemas: input.schemas,
+    };
+    let findings = tollgate_engine::lint::lint(source, &workflows, today).map_err(|e| match e {
+        LintError::Load(e) => AbiError::from(e),
+        other => input_error(other),
+    })?;
+    serde_json::to_value(json_findings(&findings, |l| l.file.clone()))
+        .map_err(|e| AbiError::Internal(e.to_string()))
+}
+
+/// `tollgate_version`: `{"tollgate", "abi", "max_input_bytes", "max_json_depth",
+/// "max_text_depth", "max_hierarchy_depth", "lint"}`.
+pub fn version() -> Vec<u8> {
+    respond(Ok(VersionOutput {
+        tollgate: env!("CARGO_PKG_VERSION"),
+        abi: ABI_VERSION,
+        max_input_bytes: MAX_INPUT_BYTES,
+        max_json_depth: MAX_JSON_DEPTH,
+        max_text_depth: MAX_TEXT_DEPTH,
+        max_hierarchy_depth: MAX_HIERARCHY_DEPTH,
+        lint: true,
+    }))
+}
+
+/// The bytes of a result: the value's JSON, or the error's.
+fn respond<T: Serialize>(result: Result<T, AbiError>) -> Vec<u8> {
+    let bytes = result.and_then(|value| {
+        serde_json::to_vec(&value).map_err(|e| AbiError::Internal(e.to_string()))
+    });
+    bytes.unwrap_or_else(|e| e.to_json())
+}
+
+/// Size, UTF-8 and nesting checks, then the JSON shape.
+fn parse<T: serde::de::DeserializeOwned>(input: &[u8]) -> Result<T, AbiError> {
+    let text = check_bytes(input)?;
+    check_json_depth(text)?;
+    // serde would also read a struct from an array of its fields in order; the ABI takes
+    // objects only.
+    if !text.trim_start().starts_with('{') {
+        return Err(AbiError::BadJson("expected a JSON object".into()));
+    }
+    serde_json::from_str(text).map_err(|e| AbiError::BadJson(e.to_string()))
+}
+
+fn check_text_depth(file: &SourceFile) -> Result<(), AbiError> {
+    match too_deep_at(&file.text, MAX_TEXT_DEPTH, true) {
+        None => Ok(()),
+        Some(offset) => {
+            let at = line_col(&file.text, offset);
+            Err(AbiError::TextTooDeep {
+                file: file.name.clone(),
+                line: at.line,
+                column: at.column,
+                max: MAX_TEXT_DEPTH,
+            })
+        }
+    }
+}
+
+fn parse_at(at: &str) -> Result<Timestamp, AbiError> {
+    at.parse()
+        .map_err(|e: tollgate_engine::BadTimestamp| AbiError::BadAt(e.to_string()))
+}
+
+fn input_error(e: impl std::fmt::Display) -> AbiError {
+    AbiError::Input(e.to_string())
+}
+
+#[cfg(test)]
+mod tests;
