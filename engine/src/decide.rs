@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::canonical::Sha256Digest;
+use crate::context::direct_context;
 use crate::pack::{Pack, PolicyInfo};
 use crate::request::ProposedAction;
 use crate::tier::{Effect, PolicyRole, Tier};
@@ -232,11 +233,29 @@ impl Pack {
         }
         let schema = self.schema();
         let action = request.action.uid();
+        let now = self.needs_time(request).then(|| at.to_cedar_datetime());
+        let new_request = |context| {
+            Request::new(
+                request.principal.uid().clone(),
+                action.clone(),
+                request.resource.uid().clone(),
+                context,
+                schema.map(|s| s.cedar()),
+            )
+        };
+        // The fast path (see `context.rs`); whatever it does not build, or builds and Cedar's
+        // type check refuses, goes through Cedar's JSON parser below, as if it had not run.
+        let hints = schema.and_then(|s| s.context_type(action));
+        if let Some(context) = direct_context(&request.context, hints, now.as_deref()) {
+            if let Ok(cedar_request) = new_request(context) {
+                return Ok(cedar_request);
+            }
+        }
         let mut context = request.context.clone();
-        if self.needs_time(request) {
+        if let Some(now) = now {
             context.insert(
                 NOW.into(),
-                json!({"__extn": {"fn": "datetime", "arg": at.to_cedar_datetime()}}),
+                json!({"__extn": {"fn": "datetime", "arg": now}}),
             );
         }
         let context =
@@ -245,14 +264,7 @@ impl Pack {
                 action: action.to_string(),
                 message: error_chain(&e),
             })?;
-        Request::new(
-            request.principal.uid().clone(),
-            action.clone(),
-            request.resource.uid().clone(),
-            context,
-            schema.map(|s| s.cedar()),
-        )
-        .map_err(|e| InputError::Schema(error_chain(&e)))
+        new_request(context).map_err(|e| InputError::Schema(error_chain(&e)))
     }
 }
 

@@ -27,6 +27,7 @@
 )]
 
 mod canonical;
+mod context;
 mod decide;
 mod index;
 mod pack;

@@ -27,8 +27,8 @@ pub struct PackSchema {
     entity_shapes: HashMap<String, BTreeMap<String, AttrType>>,
 }
 
-/// The type of an attribute as far as analysis needs it: entities and records are followed,
-/// everything else is opaque.
+/// The type of an attribute as far as analysis and context building need it: entities, records,
+/// sets and extension types are followed, primitives are opaque.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum AttrType {
     /// An entity of this (fully qualified) type.
@@ -37,7 +37,9 @@ pub(crate) enum AttrType {
     Record(BTreeMap<String, AttrType>),
     /// A set of elements of this type.
     Set(Box<AttrType>),
-    /// A primitive or extension value.
+    /// An extension value: `datetime`, `duration`, `ipaddr` or `decimal`.
+    Extension(String),
+    /// A primitive value.
     Other,
 }
 
@@ -295,7 +297,8 @@ impl Resolver<'_> {
             )),
             "Entity" => AttrType::Entity(self.qualified(name, ns)),
             "EntityOrCommon" => self.named(name, ns, depth),
-            "Boolean" | "Long" | "String" | "Extension" => AttrType::Other,
+            "Extension" => extension(name).unwrap_or(AttrType::Other),
+            "Boolean" | "Long" | "String" => AttrType::Other,
             other => self.named(other, ns, depth),
         }
     }
@@ -307,7 +310,7 @@ impl Resolver<'_> {
         }
         match candidates.iter().find(|c| self.entity_types.contains(*c)) {
             Some(entity) => AttrType::Entity(entity.clone()),
-            None => AttrType::Other,
+            None => extension(name).unwrap_or(AttrType::Other),
         }
     }
 
@@ -319,6 +322,13 @@ impl Resolver<'_> {
             local
         }
     }
+}
+
+/// The extension type `name` denotes (`datetime` or `__cedar::datetime`), if any.
+fn extension(name: &str) -> Option<AttrType> {
+    let name = name.strip_prefix("__cedar::").unwrap_or(name);
+    matches!(name, "datetime" | "duration" | "ipaddr" | "decimal")
+        .then(|| AttrType::Extension(name.to_string()))
 }
 
 fn qualify(ns: &str, name: &str) -> String {

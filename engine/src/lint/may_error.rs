@@ -170,7 +170,7 @@ impl Ty {
         match t {
             AttrType::Entity(name) => Ty::Entity(BTreeSet::from([name.clone()])),
             AttrType::Record(attrs) => Ty::Record(attrs.clone()),
-            AttrType::Set(_) | AttrType::Other => Ty::Other,
+            AttrType::Set(_) | AttrType::Extension(_) | AttrType::Other => Ty::Other,
         }
     }
 }

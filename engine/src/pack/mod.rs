@@ -133,6 +133,11 @@ pub struct LoadError {
 }
 
 impl LoadError {
+    /// The error for problems found while gathering a pack's files.
+    fn of_problems(problems: Vec<load::Problem>) -> Self {
+        Self::new(problems.into_iter().map(|p| p.diagnostic).collect())
+    }
+
     pub(crate) fn new(problems: Vec<SourceDiagnostic>) -> Self {
         let summary = match problems.as_slice() {
             [one] => format!("could not load the policy pack: {one}"),
@@ -177,13 +182,7 @@ impl Pack {
     pub fn load(source: PackSource) -> Result<Self, LoadError> {
         let gathered = gather(source);
         if !gathered.problems.is_empty() {
-            return Err(LoadError::new(
-                gathered
-                    .problems
-                    .into_iter()
-                    .map(|p| p.diagnostic)
-                    .collect(),
-            ));
+            return Err(LoadError::of_problems(gathered.problems));
         }
         let (original, shadow) = build_sets(&gathered.source, &gathered.policies)?;
         let locator = Locator::new(&gathered.policies, &[]);
@@ -221,13 +220,7 @@ impl Pack {
             .iter()
             .any(|p| p.kind == ProblemKind::Fatal)
         {
-            return Err(LoadError::new(
-                gathered
-                    .problems
-                    .into_iter()
-                    .map(|p| p.diagnostic)
-                    .collect(),
-            ));
+            return Err(LoadError::of_problems(gathered.problems));
         }
         let (original, shadow) = build_sets(&gathered.source, &gathered.policies)?;
         let rejected = std::mem::take(&mut gathered.rejected);
