@@ -242,14 +242,15 @@ impl Pack {
                 context,
                 schema.map(|s| s.cedar()),
             )
+            .map_err(|e| InputError::Schema(error_chain(&e)))
         };
         // The fast path (see `context.rs`); whatever it does not build, or builds and Cedar's
         // type check refuses, goes through Cedar's JSON parser below, as if it had not run.
         let hints = schema.and_then(|s| s.context_type(action));
-        if let Some(context) = direct_context(&request.context, hints, now.as_deref()) {
-            if let Ok(cedar_request) = new_request(context) {
-                return Ok(cedar_request);
-            }
+        if let Some(context) = direct_context(&request.context, hints, now.as_deref())
+            && let Ok(cedar_request) = new_request(context)
+        {
+            return Ok(cedar_request);
         }
         let mut context = request.context.clone();
         if let Some(now) = now {
@@ -264,7 +265,7 @@ impl Pack {
                 action: action.to_string(),
                 message: error_chain(&e),
             })?;
-        new_request(context).map_err(|e| InputError::Schema(error_chain(&e)))
+        new_request(context)
     }
 }
 

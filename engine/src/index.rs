@@ -6,7 +6,7 @@
 //! every policy: a policy left out has an action scope that is false for the request, and a false
 //! scope makes a policy unsatisfied without evaluating (or erroring in) its conditions.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use cedar_policy::{ActionConstraint, EntityUid, Policy, PolicySet, Schema};
 
@@ -40,31 +40,36 @@ impl ActionIndex {
             .map(|p| reach(p, hierarchy.as_ref()))
             .collect();
 
-        let mut named: BTreeSet<EntityUid> = BTreeSet::new();
-        for r in &reaches {
-            if let Reach::Only(actions) = r {
-                named.extend(actions.iter().cloned());
-            }
-        }
-        let mut index = Self::default();
-        for action in &named {
-            let mut set = PolicySet::new();
-            for (p, r) in shadow.iter().zip(&reaches) {
-                let include = match r {
-                    Reach::All => true,
-                    Reach::Only(actions) => actions.contains(action),
-                };
-                if include {
-                    set.add(p.clone()).map_err(|e| e.to_string())?;
+        // Each action's candidates, as indices in pack order: the policies naming it, then
+        // (merged in order) those that reach every action. One pass over the policies, not one
+        // per action: 10,000 policies over 500 actions is otherwise five million checks.
+        let mut everywhere: Vec<usize> = Vec::new();
+        let mut by_action: BTreeMap<&EntityUid, Vec<usize>> = BTreeMap::new();
+        for (i, r) in reaches.iter().enumerate() {
+            match r {
+                Reach::All => everywhere.push(i),
+                Reach::Only(actions) => {
+                    for action in actions {
+                        by_action.entry(action).or_default().push(i);
+                    }
                 }
             }
-            index.by_action.insert(action.clone(), set);
         }
-        for (p, r) in shadow.iter().zip(&reaches) {
-            if matches!(r, Reach::All) {
-                index.fallback.add(p.clone()).map_err(|e| e.to_string())?;
+        let set_of = |indices: &[usize]| -> Result<PolicySet, String> {
+            let mut set = PolicySet::new();
+            for p in indices.iter().filter_map(|&i| shadow.get(i)) {
+                set.add(p.clone()).map_err(|e| e.to_string())?;
             }
+            Ok(set)
+        };
+        let mut index = Self::default();
+        for (action, mut indices) in by_action {
+            indices.extend_from_slice(&everywhere);
+            indices.sort_unstable();
+            indices.dedup();
+            index.by_action.insert(action.clone(), set_of(&indices)?);
         }
+        index.fallback = set_of(&everywhere)?;
         Ok(index)
     }
 

@@ -39,15 +39,14 @@ impl EntityRef {
             why,
         };
         match value {
-            Value::String(s) => quick_uid(s)
-                .map(Ok)
-                .unwrap_or_else(|| EntityUid::from_str(s))
-                .map(|uid| Self { uid })
-                .map_err(|e| {
+            Value::String(s) => match quick_uid(s) {
+                Some(uid) => Ok(Self { uid }),
+                None => EntityUid::from_str(s).map(|uid| Self { uid }).map_err(|e| {
                     bad(format!(
                         "`{s}` is not an entity reference like `Agent::\"triage-bot\"` ({e})"
                     ))
                 }),
+            },
             Value::Object(map) => {
                 let map = map
                     .get("__entity")

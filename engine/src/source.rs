@@ -57,6 +57,39 @@ pub fn line_col(text: &str, offset: usize) -> LineCol {
     LineCol { line, column }
 }
 
+/// The line starts of a text, for [`line_col`] answers in logarithmic time: the loader places
+/// every policy of a file, and scanning from the start for each was quadratic in the file size.
+pub(crate) struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { text, starts }
+    }
+
+    /// The same answer as [`line_col`]`(text, offset)`.
+    pub(crate) fn line_col(&self, offset: usize) -> LineCol {
+        let mut end = offset.min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        // The number of line starts at or before `end` is the 1-based line.
+        let line = self.starts.partition_point(|&s| s <= end).max(1);
+        let line_start = self.starts.get(line - 1).copied().unwrap_or(0);
+        let column = self
+            .text
+            .get(line_start..end)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        LineCol { line, column }
+    }
+}
+
 /// A problem in one source file, with the span(s) it concerns: rendered by miette with a snippet.
 #[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
 #[error("{file}:{}:{}: {message}", position.line, position.column)]
@@ -139,6 +172,20 @@ fn short_label(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_index_agrees_with_line_col() {
+        for text in ["", "a", "\n", "ab\ncd\n\né\nf", "x\r\ny\n\n"] {
+            let index = LineIndex::new(text);
+            for offset in 0..=text.len() + 2 {
+                assert_eq!(
+                    index.line_col(offset),
+                    line_col(text, offset),
+                    "{text:?} {offset}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn line_col_counts_from_one() {

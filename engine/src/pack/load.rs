@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{LoadError, Pack, PolicyId, PolicyInfo};
 use crate::schema::PackSchema;
-use crate::source::{LineCol, PackSource, SourceDiagnostic, SourceFile, line_col};
+use crate::source::{LineCol, LineIndex, PackSource, SourceDiagnostic, SourceFile};
 use crate::tier::{Effect, InvalidTier, PolicyRole};
 
 fn duplicate_names(files: &[SourceFile]) -> Vec<SourceDiagnostic> {
@@ -97,6 +97,7 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
         .collect();
     parsed.sort_by_key(|(n, _)| *n);
 
+    let lines = LineIndex::new(&file.text);
     let mut cursor = 0usize;
     for (index, (_, policy)) in parsed.into_iter().enumerate() {
         let ordinal = index + 1;
@@ -134,7 +135,7 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
         }
         let cedar_id = cedar_policy::PolicyId::new(&id);
         let policy = policy.new_id(cedar_id);
-        let position = line_col(&file.text, offset);
+        let position = lines.line_col(offset);
         match PolicyRole::classify(effect, annotations.get("tier").map(String::as_str)) {
             Ok(role) => out.policies.push(PolicyInfo {
                 policy,
@@ -176,6 +177,10 @@ pub(crate) const INVALID_TIER_HELP: &str = "valid: @tier(\"auto\"|\"single\"|\"d
 /// The same scope and conditions as a `permit`, so that one Cedar evaluation reports every
 /// satisfied policy whatever its effect (Cedar only reports the winning effect's policies).
 fn shadow_of(policy: &Policy) -> Result<Policy, String> {
+    // A permit is its own shadow; only forbids take the (costly) JSON round trip.
+    if policy.effect() == cedar_policy::Effect::Permit {
+        return Ok(policy.clone());
+    }
     let mut json = policy.to_json().map_err(|e| e.to_string())?;
     if let Some(obj) = json.as_object_mut() {
         obj.insert("effect".into(), Value::String("permit".into()));
