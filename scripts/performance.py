@@ -39,6 +39,8 @@ def estimate(group, function):
 
 
 def human(seconds):
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds * 1e6:.1f} µs"
