@@ -103,3 +103,32 @@ proptest! {
         prop_assert_eq!(indexed, full);
     }
 }
+
+/// A pack large enough that the policies matching every action are evaluated as a second set
+/// beside each action's own (4,000 policies, 400 actions, about 80 unconstrained): decisions
+/// are still those of evaluating every policy.
+#[test]
+fn a_split_index_decides_as_full_evaluation() {
+    use tollgate::synthetic::{self, Shape};
+    let shape = Shape {
+        policies: 4_000,
+        actions: 400,
+    };
+    let pack = Pack::load(synthetic::pack(shape, 5)).unwrap();
+    let entities = pack.entities_from_json(&synthetic::entities()).unwrap();
+    let mut requests = synthetic::requests(shape, 300, 5);
+    // Actions no policy names, and groups: only the unconstrained policies apply.
+    requests.push(json!({"principal": "User::\"u1\"", "action": "Action::\"grp3\"", "resource": "Res::\"r1\"", "context": {"n": 1, "env": "prod"}}));
+    let mut tiers = std::collections::BTreeSet::new();
+    for r in &requests {
+        let request = ProposedAction::from_json(r).unwrap();
+        let indexed = pack.decide_with(&request, &entities, at(), Evaluation::Indexed);
+        let full = pack.decide_with(&request, &entities, at(), Evaluation::Full);
+        if let Ok(d) = &indexed {
+            tiers.insert(d.tier.as_str());
+        }
+        assert_eq!(indexed, full, "{r}");
+    }
+    // The requests reach more than one outcome, so the comparison is not of one constant.
+    assert!(tiers.len() >= 2, "{tiers:?}");
+}

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::canonical::Sha256Digest;
 use crate::context::direct_context;
+use crate::index::Candidates;
 use crate::pack::{Pack, PolicyInfo};
 use crate::request::ProposedAction;
 use crate::tier::{Effect, PolicyRole, Tier};
@@ -161,28 +162,31 @@ impl Pack {
         evaluation: Evaluation,
     ) -> Result<Decision, InputError> {
         let cedar_request = self.cedar_request(request, at)?;
-        let policies = match evaluation {
+        let candidates = match evaluation {
             Evaluation::Indexed => self.candidates(request.action.uid()),
-            Evaluation::Full => self.shadow(),
+            Evaluation::Full => Candidates::from(self.shadow()),
         };
-        let response = Authorizer::new().is_authorized(&cedar_request, policies, &entities.0);
-
         // Every policy is a permit in the shadow set, so `reason` lists every satisfied policy
-        // and `errors` every erroring one, whatever its original effect.
-        let mut satisfied: Vec<usize> = response
-            .diagnostics()
-            .reason()
-            .filter_map(|id| self.policy_index(AsRef::<str>::as_ref(id)))
-            .collect();
-        let mut errors: Vec<(usize, String)> = response
-            .diagnostics()
-            .errors()
-            .filter_map(|e| match e {
-                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => self
-                    .policy_index(e.policy_id().as_ref())
-                    .map(|i| (i, e.inner().to_string())),
-            })
-            .collect();
+        // and `errors` every erroring one, whatever its original effect. The candidate sets are
+        // disjoint, so their lists together are those of one evaluation over their union.
+        let mut satisfied: Vec<usize> = Vec::new();
+        let mut errors: Vec<(usize, String)> = Vec::new();
+        for policies in candidates.sets() {
+            let response = Authorizer::new().is_authorized(&cedar_request, policies, &entities.0);
+            satisfied.extend(
+                response
+                    .diagnostics()
+                    .reason()
+                    .filter_map(|id| self.policy_index(AsRef::<str>::as_ref(id))),
+            );
+            errors.extend(response.diagnostics().errors().filter_map(|e| {
+                match e {
+                    cedar_policy::AuthorizationError::PolicyEvaluationError(e) => self
+                        .policy_index(e.policy_id().as_ref())
+                        .map(|i| (i, e.inner().to_string())),
+                }
+            }));
+        }
         satisfied.sort_unstable();
         errors.sort_unstable();
 

@@ -14,8 +14,39 @@ use cedar_policy::{ActionConstraint, EntityUid, Policy, PolicySet, Schema};
 #[derive(Debug, Default)]
 pub(crate) struct ActionIndex {
     by_action: HashMap<EntityUid, PolicySet>,
-    /// For actions no scope names: the policies that can match any action.
-    fallback: PolicySet,
+    /// The policies that can match any action. Evaluated on their own for actions no scope names.
+    everywhere: PolicySet,
+    /// Whether `everywhere` is also copied into each action's set (one Cedar evaluation per
+    /// decision) or evaluated beside it (two). Copying costs actions × policies at load time.
+    merged: bool,
+}
+
+/// At most this many policy copies are made to merge the policies that match every action into
+/// each action's set: a few milliseconds of loading, to save a second evaluation per decision.
+const MERGE_BUDGET: usize = 16_384;
+
+/// The sets to evaluate for one request: their satisfied and erroring policies together are
+/// exactly those of the whole shadow set.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Candidates<'a> {
+    first: &'a PolicySet,
+    second: Option<&'a PolicySet>,
+}
+
+impl<'a> Candidates<'a> {
+    /// Every set to evaluate (one or two).
+    pub(crate) fn sets(self) -> impl Iterator<Item = &'a PolicySet> {
+        std::iter::once(self.first).chain(self.second)
+    }
+}
+
+impl<'a> From<&'a PolicySet> for Candidates<'a> {
+    fn from(set: &'a PolicySet) -> Self {
+        Self {
+            first: set,
+            second: None,
+        }
+    }
 }
 
 /// Which actions a policy's scope can match.
@@ -31,6 +62,16 @@ impl ActionIndex {
     /// `schema` resolves `action in Group`; without it (or when the schema declares external
     /// actions, whose groups it does not know) an `in` scope may match anything.
     pub(crate) fn build(shadow: &[Policy], schema: Option<&Schema>) -> Result<Self, String> {
+        Self::build_within(shadow, schema, MERGE_BUDGET)
+    }
+
+    /// [`ActionIndex::build`], merging the policies that match every action into each action's
+    /// set only if that takes at most `merge_budget` copies.
+    fn build_within(
+        shadow: &[Policy],
+        schema: Option<&Schema>,
+        merge_budget: usize,
+    ) -> Result<Self, String> {
         let hierarchy = schema
             .filter(|s| s.is_complete())
             .map(action_descendants)
@@ -62,14 +103,20 @@ impl ActionIndex {
             }
             Ok(set)
         };
-        let mut index = Self::default();
+        let merged = by_action.len().saturating_mul(everywhere.len()) <= merge_budget;
+        let mut index = Self {
+            merged,
+            ..Self::default()
+        };
         for (action, mut indices) in by_action {
-            indices.extend_from_slice(&everywhere);
-            indices.sort_unstable();
-            indices.dedup();
+            if merged {
+                indices.extend_from_slice(&everywhere);
+                indices.sort_unstable();
+                indices.dedup();
+            }
             index.by_action.insert(action.clone(), set_of(&indices)?);
         }
-        index.fallback = set_of(&everywhere)?;
+        index.everywhere = set_of(&everywhere)?;
         Ok(index)
     }
 
@@ -77,13 +124,21 @@ impl ActionIndex {
     pub(crate) fn everything(shadow: &PolicySet) -> Self {
         Self {
             by_action: HashMap::new(),
-            fallback: shadow.clone(),
+            everywhere: shadow.clone(),
+            merged: true,
         }
     }
 
     /// The policies to evaluate for a request on `action`.
-    pub(crate) fn candidates(&self, action: &EntityUid) -> &PolicySet {
-        self.by_action.get(action).unwrap_or(&self.fallback)
+    pub(crate) fn candidates(&self, action: &EntityUid) -> Candidates<'_> {
+        match self.by_action.get(action) {
+            None => Candidates::from(&self.everywhere),
+            Some(named) if self.merged || self.everywhere.is_empty() => Candidates::from(named),
+            Some(named) => Candidates {
+                first: named,
+                second: Some(&self.everywhere),
+            },
+        }
     }
 }
 
@@ -106,7 +161,9 @@ fn reach(policy: &Policy, hierarchy: Option<&HashMap<EntityUid, BTreeSet<EntityU
 }
 
 /// For every action or action group, the actions that are (transitively) in it.
-fn action_descendants(schema: &Schema) -> Result<HashMap<EntityUid, BTreeSet<EntityUid>>, String> {
+pub(crate) fn action_descendants(
+    schema: &Schema,
+) -> Result<HashMap<EntityUid, BTreeSet<EntityUid>>, String> {
     let entities = schema.action_entities().map_err(|e| e.to_string())?;
     let mut out: HashMap<EntityUid, BTreeSet<EntityUid>> = HashMap::new();
     for action in schema.actions() {
@@ -125,4 +182,57 @@ fn action_descendants(schema: &Schema) -> Result<HashMap<EntityUid, BTreeSet<Ent
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    const SCHEMA: &str = r#"
+        entity U; entity R;
+        action g;
+        action a in [g] appliesTo { principal: [U], resource: [R] };
+        action b in [g] appliesTo { principal: [U], resource: [R] };
+        action c appliesTo { principal: [U], resource: [R] };
+    "#;
+
+    const POLICIES: &str = r#"
+        permit (principal, action == Action::"a", resource);
+        permit (principal, action, resource);
+        permit (principal, action in Action::"g", resource);
+        permit (principal, action in [Action::"c", Action::"x"], resource);
+        permit (principal, action, resource) when { context.n > 1 };
+    "#;
+
+    fn ids<'a>(sets: impl Iterator<Item = &'a PolicySet>) -> Vec<String> {
+        let mut ids: Vec<String> = sets
+            .flat_map(PolicySet::policies)
+            .map(|p| p.id().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn split_and_merged_indexes_offer_the_same_policies() {
+        let (schema, _) = Schema::from_cedarschema_str(SCHEMA).unwrap();
+        let set = PolicySet::from_str(POLICIES).unwrap();
+        let policies: Vec<Policy> = set.policies().cloned().collect();
+        let merged = ActionIndex::build_within(&policies, Some(&schema), usize::MAX).unwrap();
+        let split = ActionIndex::build_within(&policies, Some(&schema), 0).unwrap();
+        assert!(merged.merged && !split.merged);
+        for action in ["a", "b", "c", "g", "x", "unknown"] {
+            let uid = EntityUid::from_str(&format!("Action::\"{action}\"")).unwrap();
+            let (m, s) = (merged.candidates(&uid), split.candidates(&uid));
+            assert_eq!(m.sets().count(), 1);
+            assert_eq!(ids(m.sets()), ids(s.sets()), "{action}");
+            // Split sets never repeat a policy: their answers are simply put together.
+            let listed = s.sets().map(PolicySet::num_of_policies).sum::<usize>();
+            assert_eq!(listed, ids(s.sets()).len(), "{action}");
+        }
+        let c = EntityUid::from_str("Action::\"c\"").unwrap();
+        assert_eq!(ids(split.candidates(&c).sets()).len(), 3);
+    }
 }

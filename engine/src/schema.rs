@@ -25,6 +25,8 @@ pub struct PackSchema {
     expansion_actions: BTreeMap<String, String>,
     context_types: HashMap<EntityUid, BTreeMap<String, AttrType>>,
     entity_shapes: HashMap<String, BTreeMap<String, AttrType>>,
+    /// Each fragment in Cedar's JSON schema form (`None` if one has none), for scoped validation.
+    fragments_json: Option<Vec<Value>>,
 }
 
 /// The type of an attribute as far as analysis and context building need it: entities, records,
@@ -96,13 +98,18 @@ impl PackSchema {
                 expansion_actions.insert(action.to_string(), why.to_string());
             }
         }
-        let types = SchemaTypes::read(&fragments);
+        let fragments_json: Option<Vec<Value>> = fragments
+            .into_iter()
+            .map(|f| f.to_json_value().ok())
+            .collect();
+        let types = SchemaTypes::read(fragments_json.as_deref().unwrap_or_default());
         Ok(Self {
             schema,
             human_types,
             expansion_actions,
             context_types: types.contexts,
             entity_shapes: types.shapes,
+            fragments_json,
         })
     }
 
@@ -141,6 +148,11 @@ impl PackSchema {
     /// The context attributes of `action` with their types.
     pub(crate) fn context_type(&self, action: &EntityUid) -> Option<&BTreeMap<String, AttrType>> {
         self.context_types.get(action)
+    }
+
+    /// Each schema fragment in Cedar's JSON form, if every fragment has one.
+    pub(crate) fn fragments_json(&self) -> Option<&[Value]> {
+        self.fragments_json.as_deref()
     }
 
     /// The attributes of entity type `ty` (fully qualified) with their types.
@@ -191,11 +203,7 @@ struct SchemaTypes {
 }
 
 impl SchemaTypes {
-    fn read(fragments: &[SchemaFragment]) -> Self {
-        let jsons: Vec<Value> = fragments
-            .iter()
-            .filter_map(|f| f.clone().to_json_value().ok())
-            .collect();
+    fn read(jsons: &[Value]) -> Self {
         let namespaces = || {
             jsons
                 .iter()

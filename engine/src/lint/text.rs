@@ -2,6 +2,8 @@
 //! positions below the policy): the `@tier(...)` annotation, the `permit (...)` head, a
 //! keyword in the conditions. Matches only count outside strings and comments.
 
+use crate::lexical::code_only;
+
 /// The text of one policy inside its file.
 pub(crate) struct PolicyText {
     offset: usize,
@@ -15,7 +17,7 @@ impl PolicyText {
         let text = file.get(offset..offset + len).unwrap_or_default();
         Self {
             offset,
-            code: blank_strings_and_comments(text),
+            code: code_only(text),
         }
     }
 
@@ -113,45 +115,6 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .windows(needle.len())
         .position(|w| w == needle)
         .map(|i| i + from)
-}
-
-/// Replaces the contents of string literals (quotes kept) and `//` comments with spaces.
-fn blank_strings_and_comments(text: &str) -> Vec<u8> {
-    #[derive(PartialEq)]
-    enum State {
-        Code,
-        Str,
-        Comment,
-    }
-    let bytes = text.as_bytes();
-    let mut out = bytes.to_vec();
-    let mut blank = |i: usize| {
-        if let Some(o) = out.get_mut(i) {
-            *o = b' ';
-        }
-    };
-    let mut state = State::Code;
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match state {
-            State::Code if b == b'"' => state = State::Str,
-            State::Code if b == b'/' && bytes.get(i + 1) == Some(&b'/') => {
-                state = State::Comment;
-                blank(i);
-            }
-            State::Code => {}
-            State::Str if b == b'\\' => {
-                blank(i);
-                blank(i + 1);
-                i += 1;
-            }
-            State::Str if b == b'"' => state = State::Code,
-            State::Comment if b == b'\n' => state = State::Code,
-            State::Str | State::Comment => blank(i),
-        }
-        i += 1;
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
-use cedar_policy::{Policy, PolicySet, ValidationMode, Validator};
+use cedar_policy::{Policy, PolicySet};
 use miette::LabeledSpan;
 use serde_json::Value;
 
 use super::{LoadError, Pack, PolicyId, PolicyInfo};
+use crate::lexical::{policy_boundary_after, swap_effect};
+use crate::parallel;
 use crate::schema::PackSchema;
 use crate::source::{LineCol, LineIndex, PackSource, SourceDiagnostic, SourceFile};
 use crate::tier::{Effect, InvalidTier, PolicyRole};
@@ -44,8 +46,8 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
         rejected: Vec::new(),
         problems: Vec::new(),
     };
-    let set = match PolicySet::from_str(&file.text) {
-        Ok(set) => set,
+    let sets = match parse_policies(&file.text) {
+        Ok(sets) => sets,
         Err(errors) => {
             out.problems = errors
                 .iter()
@@ -70,7 +72,7 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
         }
     };
 
-    if let Some(t) = set.templates().next() {
+    if let Some(t) = sets.iter().flat_map(PolicySet::templates).next() {
         out.problems.push(Problem::fatal(SourceDiagnostic::new(
             "tollgate::template",
             file,
@@ -82,24 +84,10 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
         )));
     }
 
-    // Cedar names the policies of a parsed text `policy0`, `policy1`, … in source order.
-    let mut parsed: Vec<(usize, &Policy)> = set
-        .policies()
-        .filter_map(|p| {
-            let n = p
-                .id()
-                .to_string()
-                .strip_prefix("policy")?
-                .parse::<usize>()
-                .ok()?;
-            Some((n, p))
-        })
-        .collect();
-    parsed.sort_by_key(|(n, _)| *n);
-
     let lines = LineIndex::new(&file.text);
     let mut cursor = 0usize;
-    for (index, (_, policy)) in parsed.into_iter().enumerate() {
+    let parsed = sets.iter().flat_map(in_source_order);
+    for (index, policy) in parsed.enumerate() {
         let ordinal = index + 1;
         // `to_cedar` returns the policy's exact original text; finding each in order gives its
         // position (Cedar's public API exposes none).
@@ -171,16 +159,108 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
     out
 }
 
+/// The policies of `text`, as one set or (for a large text) two that together hold the same
+/// policies in the same order. A large text is cut at a policy boundary and its halves parsed on
+/// two threads; the second half is padded with spaces to its offset, so every source position
+/// Cedar records is what parsing the whole text gives. If a half does not parse, the whole text
+/// is parsed again, so that errors are reported exactly as for the whole.
+fn parse_policies(text: &str) -> Result<Vec<PolicySet>, Box<cedar_policy::ParseErrors>> {
+    /// Below this size (about 400 policies) one thread parses faster than two.
+    const WORTH_SPLITTING: usize = 64 * 1024;
+    let halves = (text.len() >= WORTH_SPLITTING)
+        .then(|| policy_boundary_after(text, text.len() / 2))
+        .flatten()
+        .and_then(|cut| Some((text.get(..cut)?, text.get(cut..)?, cut)));
+    if let Some((first, second, cut)) = halves {
+        let padded = " ".repeat(cut) + second;
+        if let (Some(a), Some(b)) = parallel::join(
+            true,
+            || PolicySet::from_str(first).ok(),
+            || PolicySet::from_str(&padded).ok(),
+        ) {
+            return Ok(vec![a, b]);
+        }
+    }
+    PolicySet::from_str(text)
+        .map(|set| vec![set])
+        .map_err(Box::new)
+}
+
+/// The policies of a set parsed from one text, in source order: Cedar names them `policy0`,
+/// `policy1`, … as they appear.
+fn in_source_order(set: &PolicySet) -> Vec<&Policy> {
+    let mut parsed: Vec<(usize, &Policy)> = set
+        .policies()
+        .filter_map(|p| {
+            let n = p
+                .id()
+                .to_string()
+                .strip_prefix("policy")?
+                .parse::<usize>()
+                .ok()?;
+            Some((n, p))
+        })
+        .collect();
+    parsed.sort_by_key(|(n, _)| *n);
+    parsed.into_iter().map(|(_, p)| p).collect()
+}
+
 /// How to write a valid tier; shown with every invalid-tier problem.
 pub(crate) const INVALID_TIER_HELP: &str = "valid: @tier(\"auto\"|\"single\"|\"dual\") permit, @tier(\"single\"|\"dual\") forbid (a gate), or forbid without @tier";
 
-/// The same scope and conditions as a `permit`, so that one Cedar evaluation reports every
-/// satisfied policy whatever its effect (Cedar only reports the winning effect's policies).
-fn shadow_of(policy: &Policy) -> Result<Policy, String> {
-    // A permit is its own shadow; only forbids take the (costly) JSON round trip.
-    if policy.effect() == cedar_policy::Effect::Permit {
-        return Ok(policy.clone());
-    }
+/// Every policy's shadow, in order: the same scope and conditions as a `permit`, so that one
+/// Cedar evaluation reports every satisfied policy whatever its effect (Cedar only reports the
+/// winning effect's policies). Each policy comes with its source text.
+///
+/// A permit is its own shadow. A forbid's text with its keyword swapped parses to its shadow;
+/// the swapped texts are parsed together, as one set, which costs what parsing the pack did. A
+/// shadow that is not the forbid as a permit (checked on effect, annotations and scope) is
+/// built instead through Cedar's JSON form, slower but exact.
+fn shadows(policies: &[(&Policy, &str)]) -> Vec<Result<Policy, String>> {
+    let swapped: Vec<Option<String>> = policies
+        .iter()
+        .map(|(p, text)| match p.effect() {
+            cedar_policy::Effect::Forbid => swap_effect(text),
+            cedar_policy::Effect::Permit => None,
+        })
+        .collect();
+    let batch: Vec<&str> = swapped.iter().flatten().map(String::as_str).collect();
+    let parsed = PolicySet::from_str(&batch.join("\n")).ok();
+    let mut parsed = parsed
+        .as_ref()
+        .map(in_source_order)
+        .filter(|parsed| parsed.len() == batch.len())
+        .unwrap_or_default()
+        .into_iter();
+    policies
+        .iter()
+        .zip(swapped)
+        .map(|((policy, _), swapped)| {
+            if policy.effect() == cedar_policy::Effect::Permit {
+                return Ok((*policy).clone());
+            }
+            let candidate = swapped.and_then(|_| parsed.next());
+            match candidate {
+                Some(shadow) if is_shadow_of(shadow, policy) => {
+                    Ok(shadow.new_id(policy.id().clone()))
+                }
+                _ => shadow_by_json(policy),
+            }
+        })
+        .collect()
+}
+
+/// Whether `shadow` is `policy` as a permit, as far as cheap checks tell.
+fn is_shadow_of(shadow: &Policy, policy: &Policy) -> bool {
+    shadow.effect() == cedar_policy::Effect::Permit
+        && shadow.annotations().eq(policy.annotations())
+        && shadow.principal_constraint() == policy.principal_constraint()
+        && shadow.action_constraint() == policy.action_constraint()
+        && shadow.resource_constraint() == policy.resource_constraint()
+}
+
+/// A forbid's shadow through Cedar's JSON form.
+fn shadow_by_json(policy: &Policy) -> Result<Policy, String> {
     let mut json = policy.to_json().map_err(|e| e.to_string())?;
     if let Some(obj) = json.as_object_mut() {
         obj.insert("effect".into(), Value::String("permit".into()));
@@ -229,25 +309,6 @@ impl Locator {
     }
 }
 
-/// Strict validation of `set`: its errors and its warnings.
-pub(super) fn validate(
-    schema: &PackSchema,
-    set: &PolicySet,
-    locator: &Locator,
-) -> (Vec<ValidationIssue>, Vec<ValidationIssue>) {
-    let validator = Validator::new(schema.schema.clone());
-    let result = validator.validate(set, ValidationMode::Strict);
-    let errors = result
-        .validation_errors()
-        .map(|e| ValidationIssue::new(locator, e.policy_id(), e, false))
-        .collect();
-    let warnings = result
-        .validation_warnings()
-        .map(|w| ValidationIssue::new(locator, w.policy_id(), w, true))
-        .collect();
-    (errors, warnings)
-}
-
 /// One result of Cedar's strict validation, located in its file.
 #[derive(Debug, Clone)]
 pub(crate) struct ValidationIssue {
@@ -266,7 +327,7 @@ pub(crate) struct ValidationIssue {
 }
 
 impl ValidationIssue {
-    fn new<E: miette::Diagnostic + fmt::Display>(
+    pub(super) fn new<E: miette::Diagnostic + fmt::Display>(
         locator: &Locator,
         policy_id: &cedar_policy::PolicyId,
         e: &E,
@@ -466,11 +527,26 @@ pub(super) fn build_sets(
     let mut original = PolicySet::new();
     let mut shadow = PolicySet::new();
     let mut problems = Vec::new();
-    for p in policies {
+    let texts: HashMap<&str, &str> = source
+        .policies
+        .iter()
+        .map(|f| (f.name.as_str(), f.text.as_str()))
+        .collect();
+    let with_text: Vec<(&Policy, &str)> = policies
+        .iter()
+        .map(|p| {
+            let text = texts
+                .get(p.file.as_str())
+                .and_then(|t| t.get(p.offset..p.offset + p.len))
+                .unwrap_or_default();
+            (&p.policy, text)
+        })
+        .collect();
+    for (p, s) in policies.iter().zip(shadows(&with_text)) {
         let added = original
             .add(p.policy.clone())
             .map_err(|e| e.to_string())
-            .and_then(|()| shadow_of(&p.policy))
+            .and(s)
             .and_then(|s| shadow.add(s).map_err(|e| e.to_string()));
         if let Err(message) = added {
             problems.push(policy_diagnostic("tollgate::internal", source, p, message));
@@ -480,5 +556,79 @@ pub(super) fn build_sets(
         Ok((original, shadow))
     } else {
         Err(LoadError::new(problems))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRICKY: &str = r#"
+@id("forbid") @reason("a \"forbid\" ( in text )") // forbid
+forbid (principal, action == Action::"a", resource) when { context.n > 1 };
+@tier("single") forbid(principal, action, resource) unless { resource.x like "*;*" };
+permit (principal, action, resource);
+@forbid forbid (principal == U::"u", action in [Action::"a"], resource is R);
+"#;
+
+    fn shadow_json(p: &Policy) -> Value {
+        p.to_json().unwrap()
+    }
+
+    #[test]
+    fn shadows_from_text_equal_shadows_through_json() {
+        let set = PolicySet::from_str(TRICKY).unwrap();
+        let policies = in_source_order(&set);
+        let texts: Vec<String> = policies.iter().map(|p| p.to_cedar().unwrap()).collect();
+        let with_text: Vec<(&Policy, &str)> = policies
+            .iter()
+            .zip(&texts)
+            .map(|(p, t)| (*p, t.as_str()))
+            .collect();
+        let shadows = shadows(&with_text);
+        assert_eq!(shadows.len(), 4);
+        for (p, s) in policies.iter().zip(&shadows) {
+            let s = s.as_ref().unwrap();
+            assert_eq!(s.id(), p.id());
+            assert_eq!(s.effect(), cedar_policy::Effect::Permit);
+            let expected = match p.effect() {
+                cedar_policy::Effect::Permit => shadow_json(p),
+                cedar_policy::Effect::Forbid => shadow_json(&shadow_by_json(p).unwrap()),
+            };
+            assert_eq!(shadow_json(s), expected);
+        }
+    }
+
+    #[test]
+    fn a_text_that_does_not_swap_takes_the_json_route() {
+        let set = PolicySet::from_str(TRICKY).unwrap();
+        let policies = in_source_order(&set);
+        // No text (or the wrong one) for each policy: every forbid still gets its exact shadow.
+        let with_text: Vec<(&Policy, &str)> = policies
+            .iter()
+            .map(|p| (*p, "permit (principal, action, resource);"))
+            .collect();
+        for (p, s) in policies.iter().zip(shadows(&with_text)) {
+            let s = s.unwrap();
+            assert_eq!(s.effect(), cedar_policy::Effect::Permit);
+            assert_eq!(s.action_constraint(), p.action_constraint());
+        }
+    }
+
+    #[test]
+    fn large_texts_parse_in_two_halves_with_whole_text_positions() {
+        let one = "@tier(\"auto\") permit (principal, action == Action::\"a\", resource) when { context.s == \"x;y\" }; // ;\n";
+        let text = one.repeat(70_000 / one.len() + 1);
+        let sets = parse_policies(&text).unwrap();
+        assert_eq!(sets.len(), 2);
+        let parsed: Vec<&Policy> = sets.iter().flat_map(in_source_order).collect();
+        assert_eq!(parsed.len(), text.matches("@tier").count());
+        let whole = PolicySet::from_str(&text).unwrap();
+        for (a, b) in parsed.iter().zip(in_source_order(&whole)) {
+            assert_eq!(a.to_cedar(), b.to_cedar());
+        }
+        // A broken text is reported as a whole, with its position in the whole file.
+        let broken = format!("{text}permit (principal, action, resource) when {{ ;");
+        assert!(parse_policies(&broken).is_err());
     }
 }

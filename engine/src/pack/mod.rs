@@ -10,15 +10,18 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::canonical::Sha256Digest;
-use crate::index::ActionIndex;
+use crate::index::{ActionIndex, Candidates};
+use crate::parallel;
 use crate::schema::PackSchema;
 use crate::source::{LineCol, PackSource, SourceDiagnostic, SourceFile};
 use crate::tier::{Effect, PolicyRole, Tier};
 
 mod load;
+mod validation;
 
-use load::{Gathered, Locator, ProblemKind, build_sets, file_of, gather, validate};
+use load::{Gathered, Locator, ProblemKind, build_sets, gather};
 pub(crate) use load::{INVALID_TIER_HELP, LenientPack, RejectedPolicy, ValidationIssue};
+use validation::validate;
 
 /// A policy's id: its `@id("...")`, or `<file>:<N>` for the N-th policy of a file without one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -184,12 +187,17 @@ impl Pack {
         if !gathered.problems.is_empty() {
             return Err(LoadError::of_problems(gathered.problems));
         }
-        let (original, shadow) = build_sets(&gathered.source, &gathered.policies)?;
         let locator = Locator::new(&gathered.policies, &[]);
-        let (errors, warnings) = match &gathered.schema {
-            Some(schema) => validate(schema, &original, &locator),
-            None => (Vec::new(), Vec::new()),
-        };
+        let policies: Vec<&Policy> = gathered.policies.iter().map(|p| &p.policy).collect();
+        // Validation and building the sets are independent: on two threads for a large pack.
+        let (sets, (errors, warnings)) = parallel::join(
+            parallel::worth_a_thread(policies.len()),
+            || build_sets(&gathered.source, &gathered.policies),
+            || match &gathered.schema {
+                Some(schema) => validate(schema, &policies, &locator),
+                None => (Vec::new(), Vec::new()),
+            },
+        );
         if !errors.is_empty() {
             return Err(LoadError::new(
                 errors
@@ -198,6 +206,7 @@ impl Pack {
                     .collect(),
             ));
         }
+        let (original, shadow) = sets?;
         let warnings = warnings
             .iter()
             .map(|w| w.to_diagnostic(&gathered.source))
@@ -222,28 +231,25 @@ impl Pack {
         {
             return Err(LoadError::of_problems(gathered.problems));
         }
-        let (original, shadow) = build_sets(&gathered.source, &gathered.policies)?;
         let rejected = std::mem::take(&mut gathered.rejected);
         let locator = Locator::new(&gathered.policies, &rejected);
-        let (validation_errors, warnings) = match &gathered.schema {
-            Some(schema) => {
-                // Policies set aside for their tier are still Cedar policies: validate them too,
-                // so that fixing the tier does not reveal a second round of errors.
-                let mut all = original.clone();
-                for r in &rejected {
-                    all.add(r.policy.clone()).map_err(|e| {
-                        LoadError::new(vec![SourceDiagnostic::new(
-                            "tollgate::internal",
-                            &file_of(&gathered.source, &r.file),
-                            (r.offset, r.len).into(),
-                            e.to_string(),
-                        )])
-                    })?;
-                }
-                validate(schema, &all, &locator)
-            }
-            None => (Vec::new(), Vec::new()),
-        };
+        // Policies set aside for their tier are still Cedar policies: validate them too, so that
+        // fixing the tier does not reveal a second round of errors.
+        let all: Vec<&Policy> = gathered
+            .policies
+            .iter()
+            .map(|p| &p.policy)
+            .chain(rejected.iter().map(|r| &r.policy))
+            .collect();
+        let (sets, (validation_errors, warnings)) = parallel::join(
+            parallel::worth_a_thread(all.len()),
+            || build_sets(&gathered.source, &gathered.policies),
+            || match &gathered.schema {
+                Some(schema) => validate(schema, &all, &locator),
+                None => (Vec::new(), Vec::new()),
+            },
+        );
+        let (original, shadow) = sets?;
         let warnings_diag = warnings
             .iter()
             .map(|w| w.to_diagnostic(&gathered.source))
@@ -346,7 +352,7 @@ impl Pack {
     }
 
     /// The shadow policies whose action scope can match `action`.
-    pub(crate) fn candidates(&self, action: &cedar_policy::EntityUid) -> &PolicySet {
+    pub(crate) fn candidates(&self, action: &cedar_policy::EntityUid) -> Candidates<'_> {
         self.inner.index.candidates(action)
     }
 }
