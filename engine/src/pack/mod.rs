@@ -160,6 +160,33 @@ impl LoadError {
     }
 }
 
+/// The Cedar sets of a pack and its action index.
+struct Sets {
+    original: PolicySet,
+    shadow: PolicySet,
+    index: ActionIndex,
+}
+
+/// The pack's Cedar sets (see [`build_sets`]) and the action index over the shadow set.
+fn sets_and_index(gathered: &Gathered) -> Result<Sets, LoadError> {
+    let (original, shadow) = build_sets(&gathered.source, &gathered.policies)?;
+    // An index that cannot be built (it cannot happen with unique ids) degrades to evaluating
+    // every policy: slower, never different.
+    let shadows: Vec<Policy> = gathered
+        .policies
+        .iter()
+        .filter_map(|p| shadow.policy(p.policy.id()).cloned())
+        .collect();
+    let schema = gathered.schema.as_ref().map(PackSchema::cedar);
+    let index =
+        ActionIndex::build(&shadows, schema).unwrap_or_else(|_| ActionIndex::everything(&shadow));
+    Ok(Sets {
+        original,
+        shadow,
+        index,
+    })
+}
+
 /// A loaded, validated policy pack. Cheap to clone: the state is shared.
 #[derive(Debug, Clone)]
 pub struct Pack {
@@ -192,7 +219,7 @@ impl Pack {
         // Validation and building the sets are independent: on two threads for a large pack.
         let (sets, (errors, warnings)) = parallel::join(
             parallel::worth_a_thread(policies.len()),
-            || build_sets(&gathered.source, &gathered.policies),
+            || sets_and_index(&gathered),
             || match &gathered.schema {
                 Some(schema) => validate(schema, &policies, &locator),
                 None => (Vec::new(), Vec::new()),
@@ -206,12 +233,12 @@ impl Pack {
                     .collect(),
             ));
         }
-        let (original, shadow) = sets?;
+        let sets = sets?;
         let warnings = warnings
             .iter()
             .map(|w| w.to_diagnostic(&gathered.source))
             .collect();
-        Ok(Self::assemble(gathered, original, shadow, warnings))
+        Ok(Self::assemble(gathered, sets, warnings))
     }
 
     /// Loads a pack for analysis: like [`Pack::load`], but a policy with an invalid `@tier` is
@@ -243,18 +270,18 @@ impl Pack {
             .collect();
         let (sets, (validation_errors, warnings)) = parallel::join(
             parallel::worth_a_thread(all.len()),
-            || build_sets(&gathered.source, &gathered.policies),
+            || sets_and_index(&gathered),
             || match &gathered.schema {
                 Some(schema) => validate(schema, &all, &locator),
                 None => (Vec::new(), Vec::new()),
             },
         );
-        let (original, shadow) = sets?;
+        let sets = sets?;
         let warnings_diag = warnings
             .iter()
             .map(|w| w.to_diagnostic(&gathered.source))
             .collect();
-        let pack = Self::assemble(gathered, original, shadow, warnings_diag);
+        let pack = Self::assemble(gathered, sets, warnings_diag);
         Ok(LenientPack {
             pack,
             rejected,
@@ -263,12 +290,12 @@ impl Pack {
         })
     }
 
-    fn assemble(
-        gathered: Gathered,
-        original: PolicySet,
-        shadow: PolicySet,
-        warnings: Vec<SourceDiagnostic>,
-    ) -> Self {
+    fn assemble(gathered: Gathered, sets: Sets, warnings: Vec<SourceDiagnostic>) -> Self {
+        let Sets {
+            original,
+            shadow,
+            index,
+        } = sets;
         let Gathered {
             source,
             schema,
@@ -280,14 +307,6 @@ impl Pack {
             .enumerate()
             .map(|(i, p)| (p.id.0.clone(), i))
             .collect();
-        // An index that cannot be built (it cannot happen with unique ids) degrades to
-        // evaluating every policy: slower, never different.
-        let shadows: Vec<Policy> = policies
-            .iter()
-            .filter_map(|p| shadow.policy(p.policy.id()).cloned())
-            .collect();
-        let index = ActionIndex::build(&shadows, schema.as_ref().map(PackSchema::cedar))
-            .unwrap_or_else(|_| ActionIndex::everything(&shadow));
         let hash = pack_hash(&source);
         Self {
             inner: Arc::new(PackInner {

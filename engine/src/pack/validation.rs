@@ -75,7 +75,28 @@ pub(super) fn validate(
 }
 
 /// How many actions (with their groups) a shared scoped schema may declare.
-const BATCH_ACTIONS: usize = 16;
+const BATCH_ACTIONS: usize = 8;
+
+/// A policy's action scope.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Scope {
+    /// `action`: every action.
+    Any,
+    /// `action == A`.
+    Eq(EntityUid),
+    /// `action in A` or `action in [A, B]`: these and every action in them.
+    In(Vec<EntityUid>),
+}
+
+impl Scope {
+    fn of(policy: &Policy) -> Self {
+        match policy.action_constraint() {
+            ActionConstraint::Any => Self::Any,
+            ActionConstraint::Eq(action) => Self::Eq(action),
+            ActionConstraint::In(actions) => Self::In(actions),
+        }
+    }
+}
 
 /// What scoping needs from the schema.
 struct Scopes<'a> {
@@ -138,8 +159,16 @@ impl<'a> Scopes<'a> {
     /// The policies the scoped run does not clear.
     fn suspects(&self, policies: &[&'a Policy]) -> HashSet<PolicyId> {
         let mut groups: BTreeMap<BTreeSet<EntityUid>, Vec<&Policy>> = BTreeMap::new();
+        // Most policies share their scope with others: work out each scope's actions once.
+        let mut kept_for: HashMap<(Scope, bool), BTreeSet<EntityUid>> = HashMap::new();
         for policy in policies {
-            groups.entry(self.kept(policy)).or_default().push(policy);
+            let scope = Scope::of(policy);
+            // `==` reaches one action: there is no other for it to stand for.
+            let names = !matches!(scope, Scope::Eq(_)) && names_action(policy);
+            let kept = kept_for
+                .entry((scope, names))
+                .or_insert_with_key(|(scope, names)| self.kept(scope, *names));
+            groups.entry(kept.clone()).or_default().push(policy);
         }
         // Neighbouring groups share one scoped schema while it stays small: building a schema
         // costs more than a policy's type check in the environments of a few more actions (where
@@ -200,15 +229,17 @@ impl<'a> Scopes<'a> {
         suspects
     }
 
-    /// The actions the scoped schema for `policy` declares: those its scope can reach (one per
-    /// kind of environment when its conditions never name `action`), the groups they are in and
-    /// the actions its scope names.
-    fn kept(&self, policy: &Policy) -> BTreeSet<EntityUid> {
-        let (named, reach): (Vec<EntityUid>, BTreeSet<EntityUid>) = match policy.action_constraint()
-        {
-            ActionConstraint::Any => (Vec::new(), self.actions.clone()),
-            ActionConstraint::Eq(action) => (vec![action.clone()], BTreeSet::from([action])),
-            ActionConstraint::In(groups) => {
+    /// The actions the scoped schema for a policy with this action `scope` declares: those the
+    /// scope can reach (one per kind of environment unless the conditions name `action`), the
+    /// groups they are in and the actions the scope names.
+    fn kept(&self, scope: &Scope, conditions_name_action: bool) -> BTreeSet<EntityUid> {
+        let (named, reach): (&[EntityUid], BTreeSet<EntityUid>) = match scope {
+            Scope::Any => (&[], self.actions.clone()),
+            Scope::Eq(action) => (
+                std::slice::from_ref(action),
+                BTreeSet::from([action.clone()]),
+            ),
+            Scope::In(groups) => {
                 let reach = groups
                     .iter()
                     .flat_map(|g| {
@@ -219,12 +250,12 @@ impl<'a> Scopes<'a> {
                 (groups, reach)
             }
         };
-        let reach = if reach.len() > 1 && !names_action(policy) {
-            self.one_per_environment(reach)
-        } else {
+        let reach = if conditions_name_action {
             reach
+        } else {
+            self.one_per_environment(reach)
         };
-        let mut kept: BTreeSet<EntityUid> = named.into_iter().collect();
+        let mut kept: BTreeSet<EntityUid> = named.iter().cloned().collect();
         for action in reach {
             kept.extend(self.ancestors.get(&action).into_iter().flatten().cloned());
             kept.insert(action);
