@@ -2,8 +2,11 @@
 //! action groups, `in` lists, unconstrained scopes and unknown actions) and on every reference
 //! case, indexed and full evaluation give identical decisions.
 
+mod support;
+
 use proptest::prelude::*;
 use serde_json::json;
+use support::scopes::action_scope;
 use tollgate_engine::{Evaluation, Pack, PackSource, ProposedAction, SourceFile, Timestamp};
 
 const SCHEMA: &str = r#"
@@ -28,22 +31,6 @@ const ACTION_ENTITIES: &str = r#"[
 
 const ACTIONS: [&str; 8] = ["a0", "a1", "a2", "a3", "grp_a", "grp_b", "all", "a9"];
 
-fn scope() -> impl Strategy<Value = String> {
-    let action = || prop::sample::select(ACTIONS.to_vec());
-    prop_oneof![
-        Just("action".to_string()),
-        action().prop_map(|a| format!("action == Action::\"{a}\"")),
-        action().prop_map(|a| format!("action in Action::\"{a}\"")),
-        prop::collection::vec(action(), 1..3).prop_map(|v| format!(
-            "action in [{}]",
-            v.iter()
-                .map(|a| format!("Action::\"{a}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    ]
-}
-
 fn policy() -> impl Strategy<Value = String> {
     let head = prop::sample::select(vec![
         "@tier(\"auto\") permit",
@@ -60,7 +47,7 @@ fn policy() -> impl Strategy<Value = String> {
         "context.n < 3",
         "context.missing == 1",
     ]);
-    (head, scope(), cond)
+    (head, action_scope(&ACTIONS), cond)
         .prop_map(|(h, s, c)| format!("{h} (principal, {s}, resource) when {{ {c} }};\n"))
 }
 

@@ -7,7 +7,10 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use cedar_policy::{Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+mod support;
+
 use proptest::prelude::*;
+use support::scopes::action_scope;
 use tollgate_engine::{Pack, PackSource, SourceFile};
 
 const ENTITIES: &str = r#"
@@ -44,22 +47,6 @@ fn schema() -> impl Strategy<Value = String> {
         }
         s
     })
-}
-
-fn action_scope() -> impl Strategy<Value = String> {
-    let action = || prop::sample::select(ACTIONS.to_vec());
-    prop_oneof![
-        Just("action".to_string()),
-        action().prop_map(|a| format!("action == Action::\"{a}\"")),
-        action().prop_map(|a| format!("action in Action::\"{a}\"")),
-        prop::collection::vec(action(), 1..3).prop_map(|v| format!(
-            "action in [{}]",
-            v.iter()
-                .map(|a| format!("Action::\"{a}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    ]
 }
 
 fn policy() -> impl Strategy<Value = String> {
@@ -101,11 +88,17 @@ fn policy() -> impl Strategy<Value = String> {
         "false",
     ]);
     let note = prop::sample::select(vec!["", "@reason(\"any action at all\") "]);
-    (note, head, principal, action_scope(), resource, condition).prop_map(
-        |(note, head, principal, action, resource, condition)| {
-            format!("{note}{head} ({principal}, {action}, {resource}) when {{ {condition} }};")
-        },
+    (
+        note,
+        head,
+        principal,
+        action_scope(&ACTIONS),
+        resource,
+        condition,
     )
+        .prop_map(|(note, head, principal, action, resource, condition)| {
+            format!("{note}{head} ({principal}, {action}, {resource}) when {{ {condition} }};")
+        })
 }
 
 /// What Cedar's validator says about `policies` (`p0`, `p1`, … in order) over the whole set:

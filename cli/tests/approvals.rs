@@ -1,29 +1,16 @@
 //! keygen → decide → approve → verify → audit, through the real binary on real files.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn tollgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .current_dir(repo())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use support::{AT, text, tollgate};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-const AT: &str = "2026-06-01T12:00:00Z";
 const DEPLOY: &str = "examples/deploy-request.json";
 const ENTITIES: &str = "examples/entities.json";
 

@@ -1,30 +1,14 @@
 //! `tollgate decide` on real files: exit codes, JSON shape, diagnostics.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use std::process::Command;
 
-fn tollgate(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-const AT: &str = "2026-06-01T12:00:00Z";
+use support::{AT, repo, text, tollgate_in};
 
 #[test]
 fn decides_the_readme_example() {
-    let out = tollgate(
+    let out = tollgate_in(
         &repo(),
         &[
             "decide",
@@ -47,7 +31,7 @@ fn decides_the_readme_example() {
 
 #[test]
 fn json_output_has_the_design_fields() {
-    let out = tollgate(
+    let out = tollgate_in(
         &repo(),
         &[
             "decide",
@@ -92,7 +76,7 @@ fn json_output_has_the_design_fields() {
 
 #[test]
 fn deny_has_null_approvals_and_still_exits_zero() {
-    let out = tollgate(
+    let out = tollgate_in(
         &repo(),
         &[
             "decide",
@@ -160,7 +144,7 @@ fn a_policy_that_does_not_parse_exits_2_naming_file_and_line() {
     let dir = pack_with(
         "@tier(\"auto\")\npermit(principal, action, resource);\n\npermit(principal, action resource);\n",
     );
-    let out = tollgate(dir.path(), &["decide", "--request", "request.json"]);
+    let out = tollgate_in(dir.path(), &["decide", "--request", "request.json"]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("bad.cedar:4:"), "{err}");
@@ -170,7 +154,7 @@ fn a_policy_that_does_not_parse_exits_2_naming_file_and_line() {
 fn an_invalid_tier_exits_2_naming_the_policy() {
     let dir =
         pack_with("\n@id(\"oops\")\n@tier(\"triple\")\npermit(principal, action, resource);\n");
-    let out = tollgate(dir.path(), &["decide", "--request", "request.json"]);
+    let out = tollgate_in(dir.path(), &["decide", "--request", "request.json"]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
@@ -182,7 +166,7 @@ fn an_invalid_tier_exits_2_naming_the_policy() {
 #[test]
 fn a_pack_without_schema_decides() {
     let dir = pack_with("@tier(\"dual\")\npermit(principal, action, resource);\n");
-    let out = tollgate(
+    let out = tollgate_in(
         dir.path(),
         &["decide", "--request", "request.json", "--format", "json"],
     );
@@ -197,7 +181,7 @@ fn malformed_json_request_exits_2_with_position() {
     let dir = tempfile::tempdir().unwrap();
     let req = dir.path().join("req.json");
     std::fs::write(&req, "{\n  \"principal\": \"Agent::\\\"x\\\"\",\n  oops\n}").unwrap();
-    let out = tollgate(
+    let out = tollgate_in(
         &repo(),
         &["decide", "--request", req.to_str().unwrap(), "--at", AT],
     );
@@ -208,7 +192,7 @@ fn malformed_json_request_exits_2_with_position() {
 
 #[test]
 fn a_request_that_violates_the_schema_exits_2() {
-    let out = tollgate(
+    let out = tollgate_in(
         &repo(),
         &[
             "decide",
@@ -234,7 +218,7 @@ fn a_request_that_violates_the_schema_exits_2() {
 
 #[test]
 fn a_request_that_supplies_now_exits_2() {
-    let out = tollgate(
+    let out = tollgate_in(
         &repo(),
         &[
             "decide",
@@ -258,7 +242,7 @@ fn a_request_that_supplies_now_exits_2() {
 
 #[test]
 fn bad_at_and_missing_files_exit_2() {
-    let out = tollgate(
+    let out = tollgate_in(
         &repo(),
         &[
             "decide",
@@ -269,9 +253,9 @@ fn bad_at_and_missing_files_exit_2() {
         ],
     );
     assert_eq!(out.status.code(), Some(2));
-    let out = tollgate(&repo(), &["decide", "--request", "nope.json", "--at", AT]);
+    let out = tollgate_in(&repo(), &["decide", "--request", "nope.json", "--at", AT]);
     assert_eq!(out.status.code(), Some(2));
-    let out = tollgate(
+    let out = tollgate_in(
         &repo(),
         &[
             "decide",
@@ -286,7 +270,7 @@ fn bad_at_and_missing_files_exit_2() {
 
 #[test]
 fn help_documents_exit_codes() {
-    let out = tollgate(&repo(), &["decide", "--help"]);
+    let out = tollgate_in(&repo(), &["decide", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("Exit codes"));
 }

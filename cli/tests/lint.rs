@@ -2,31 +2,17 @@
 //! findings in full, the reference pack clean, SARIF validated against the SARIF 2.1.0 schema,
 //! exit codes.
 
+mod support;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::{repo, text, tollgate_in};
 
 fn reference_schema() -> PathBuf {
     repo().join("schemas/agents.cedarschema")
-}
-
-fn tollgate(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 const TODAY: &str = "2026-06-01";
@@ -74,7 +60,7 @@ impl Pack {
     fn run(&self, extra: &[&str]) -> Output {
         let mut args = vec!["lint", "--today", TODAY];
         args.extend_from_slice(extra);
-        tollgate(self.dir.path(), &args)
+        tollgate_in(self.dir.path(), &args)
     }
 
     /// Findings as JSON; panics unless lint ran (exit 0 or 1).
@@ -333,7 +319,7 @@ fn invalid_tier_is_reported_and_the_rest_is_still_linted() {
     assert_eq!(pack.hits("missing-tier"), [at("b.cedar", 2)]);
     assert_eq!(pack.run(&[]).status.code(), Some(1));
     // `decide` refuses the same pack outright.
-    let out = tollgate(
+    let out = tollgate_in(
         pack.dir.path(),
         &[
             "decide",
@@ -483,7 +469,7 @@ fn exception_expired_fires_after_the_review_date_and_follows_today() {
     let out = pack.run(&[]);
     assert_eq!(out.status.code(), Some(1));
     // The same pack a day earlier: due, not yet expired.
-    let earlier = tollgate(pack.dir.path(), &["lint", "--today", "2026-05-31"]);
+    let earlier = tollgate_in(pack.dir.path(), &["lint", "--today", "2026-05-31"]);
     assert_eq!(earlier.status.code(), Some(0), "{}", text(&earlier.stdout));
 }
 
@@ -522,7 +508,7 @@ fn standing_delegation_is_quiet_with_an_expiry_check() {
 fn lint_repo(args: &[&str]) -> Output {
     let mut all = vec!["lint", "--today", TODAY];
     all.extend_from_slice(args);
-    tollgate(&repo(), &all)
+    tollgate_in(&repo(), &all)
 }
 
 const BAD: [&str; 4] = [
@@ -757,7 +743,7 @@ fn unusable_input_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("token-scope-auto"));
     let pack = Pack::new(&[("p.cedar", TOKEN_AUTO)]);
-    let out = tollgate(pack.dir.path(), &["lint", "--today", "June 1st"]);
+    let out = tollgate_in(pack.dir.path(), &["lint", "--today", "June 1st"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("--today"),

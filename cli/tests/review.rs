@@ -1,29 +1,11 @@
 //! `tollgate test`, `simulate`, `diff` and `bench` on real files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod support;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use std::process::{Command, Stdio};
 
-fn tollgate_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
+use support::{AT, repo, text, tollgate, tollgate_in};
 
-fn tollgate(args: &[&str]) -> Output {
-    tollgate_in(&repo(), args)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-const AT: &str = "2026-06-01T12:00:00Z";
 const ENTITIES: &str = "examples/entities.json";
 
 /// A copy of the reference pack in a temp dir, to break on purpose.

@@ -20,6 +20,7 @@ use std::str::FromStr;
 use cedar_policy::{Context, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde_json::{Map, Value};
 
+use crate::memo::{Memo, memoised};
 use crate::schema::AttrType;
 
 /// The context for `context` plus `now` (a Cedar datetime string) when given, or `None` when
@@ -87,21 +88,9 @@ fn value(v: &Value, hint: Option<&AttrType>) -> Option<RestrictedExpression> {
 /// `now` and few other instants. The memo is cleared when it grows, so input cannot grow it.
 fn datetime(src: &str) -> RestrictedExpression {
     thread_local! {
-        static MEMO: std::cell::RefCell<std::collections::HashMap<String, RestrictedExpression>> =
-            std::cell::RefCell::new(std::collections::HashMap::new());
+        static DATETIMES: Memo<RestrictedExpression> = Memo::default();
     }
-    MEMO.with(|memo| {
-        let mut memo = memo.borrow_mut();
-        if let Some(expr) = memo.get(src) {
-            return expr.clone();
-        }
-        let expr = RestrictedExpression::new_datetime(src);
-        if memo.len() >= 64 {
-            memo.clear();
-        }
-        memo.insert(src.to_string(), expr.clone());
-        expr
-    })
+    memoised(&DATETIMES, src, |s| RestrictedExpression::new_datetime(s))
 }
 
 fn record(

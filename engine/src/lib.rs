@@ -31,6 +31,7 @@ mod context;
 mod decide;
 mod index;
 mod lexical;
+mod memo;
 mod pack;
 mod parallel;
 mod request;

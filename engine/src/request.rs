@@ -7,6 +7,7 @@ use cedar_policy::{EntityId, EntityTypeName, EntityUid};
 use serde_json::{Map, Value, json};
 
 use crate::canonical::{NonIntegerNumber, Sha256Digest};
+use crate::memo::{Memo, memoised};
 
 /// A reference to an entity, normalised from either `Type::"id"` or `{"type": T, "id": I}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -105,21 +106,9 @@ fn quick_uid(s: &str) -> Option<EntityUid> {
 /// runs Cedar's parser. The memo is cleared when it grows, so hostile input cannot grow it.
 fn type_name(ty: &str) -> Option<EntityTypeName> {
     thread_local! {
-        static TYPES: std::cell::RefCell<std::collections::HashMap<String, EntityTypeName>> =
-            std::cell::RefCell::new(std::collections::HashMap::new());
+        static TYPES: Memo<Option<EntityTypeName>> = Memo::default();
     }
-    TYPES.with(|types| {
-        let mut types = types.borrow_mut();
-        if let Some(t) = types.get(ty) {
-            return Some(t.clone());
-        }
-        let parsed = EntityTypeName::from_str(ty).ok()?;
-        if types.len() >= 64 {
-            types.clear();
-        }
-        types.insert(ty.to_string(), parsed.clone());
-        Some(parsed)
-    })
+    memoised(&TYPES, ty, |ty| EntityTypeName::from_str(ty).ok())
 }
 
 impl FromStr for EntityRef {

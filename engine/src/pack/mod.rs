@@ -187,6 +187,32 @@ fn sets_and_index(gathered: &Gathered) -> Result<Sets, LoadError> {
     })
 }
 
+/// The pack's sets and index, and the strict validation of its policies and `rejected` ones
+/// (errors, warnings). The two are independent: on two threads for a large pack.
+fn sets_and_validation(
+    gathered: &Gathered,
+    rejected: &[RejectedPolicy],
+) -> (
+    Result<Sets, LoadError>,
+    (Vec<ValidationIssue>, Vec<ValidationIssue>),
+) {
+    let locator = Locator::new(&gathered.policies, rejected);
+    let policies: Vec<&Policy> = gathered
+        .policies
+        .iter()
+        .map(|p| &p.policy)
+        .chain(rejected.iter().map(|r| &r.policy))
+        .collect();
+    parallel::join(
+        parallel::worth_a_thread(policies.len()),
+        || sets_and_index(gathered),
+        || match &gathered.schema {
+            Some(schema) => validate(schema, &policies, &locator),
+            None => (Vec::new(), Vec::new()),
+        },
+    )
+}
+
 /// A loaded, validated policy pack. Cheap to clone: the state is shared.
 #[derive(Debug, Clone)]
 pub struct Pack {
@@ -214,17 +240,7 @@ impl Pack {
         if !gathered.problems.is_empty() {
             return Err(LoadError::of_problems(gathered.problems));
         }
-        let locator = Locator::new(&gathered.policies, &[]);
-        let policies: Vec<&Policy> = gathered.policies.iter().map(|p| &p.policy).collect();
-        // Validation and building the sets are independent: on two threads for a large pack.
-        let (sets, (errors, warnings)) = parallel::join(
-            parallel::worth_a_thread(policies.len()),
-            || sets_and_index(&gathered),
-            || match &gathered.schema {
-                Some(schema) => validate(schema, &policies, &locator),
-                None => (Vec::new(), Vec::new()),
-            },
-        );
+        let (sets, (errors, warnings)) = sets_and_validation(&gathered, &[]);
         if !errors.is_empty() {
             return Err(LoadError::new(
                 errors
@@ -259,23 +275,9 @@ impl Pack {
             return Err(LoadError::of_problems(gathered.problems));
         }
         let rejected = std::mem::take(&mut gathered.rejected);
-        let locator = Locator::new(&gathered.policies, &rejected);
         // Policies set aside for their tier are still Cedar policies: validate them too, so that
         // fixing the tier does not reveal a second round of errors.
-        let all: Vec<&Policy> = gathered
-            .policies
-            .iter()
-            .map(|p| &p.policy)
-            .chain(rejected.iter().map(|r| &r.policy))
-            .collect();
-        let (sets, (validation_errors, warnings)) = parallel::join(
-            parallel::worth_a_thread(all.len()),
-            || sets_and_index(&gathered),
-            || match &gathered.schema {
-                Some(schema) => validate(schema, &all, &locator),
-                None => (Vec::new(), Vec::new()),
-            },
-        );
+        let (sets, (validation_errors, warnings)) = sets_and_validation(&gathered, &rejected);
         let sets = sets?;
         let warnings_diag = warnings
             .iter()
