@@ -263,3 +263,31 @@ fn errors_in_a_large_file_point_at_their_line() {
     assert_eq!(problem.position.line, 1_002, "{problem:?}");
     assert!(problem.position.column > 1, "{problem:?}");
 }
+
+/// A namespaced schema: actions and their groups are found in their namespace, and an
+/// unconstrained policy is checked in each kind of environment there.
+#[test]
+fn namespaced_schemas_validate_as_under_cedar() {
+    let schema = r#"
+        namespace Acme {
+            entity User; entity Doc { env: String };
+            action "all";
+            action read in ["all"] appliesTo { principal: [User], resource: [Doc], context: { n: Long } };
+            action list in ["all"] appliesTo { principal: [User], resource: [Doc], context: { n: Long } };
+            action wipe appliesTo { principal: [User], resource: [Doc], context: { s: String } };
+        }
+    "#;
+    let policies = vec![
+        "@tier(\"auto\") permit (principal, action in Acme::Action::\"all\", resource) when { context.n > 1 };".to_string(),
+        "@tier(\"auto\") permit (principal, action, resource) when { resource.env == \"prod\" };".to_string(),
+        "@tier(\"auto\") permit (principal, action == Acme::Action::\"wipe\", resource) when { context.n > 1 };".to_string(),
+        "@tier(\"auto\") permit (principal, action, resource) when { context.n > 1 };".to_string(),
+    ];
+    let cedar = cedar_says(schema, &policies);
+    assert_eq!(cedar.0.len(), 2, "{cedar:?}");
+    assert_eq!(tollgate_says(schema, &policies), as_loaded(cedar));
+    let clean = &policies[..2];
+    let cedar = cedar_says(schema, clean);
+    assert!(cedar.0.is_empty(), "{cedar:?}");
+    assert_eq!(tollgate_says(schema, clean), as_loaded(cedar));
+}

@@ -3,9 +3,10 @@
 //! Cedar's validator type-checks every policy in every request environment of the schema (each
 //! action with each of its principal and resource types). A policy scoped to one action is
 //! trivially false in the others, but each costs a type check all the same: 10,000 policies over
-//! 500 actions is five million of them, ten seconds here. Instead, policies are grouped by the
-//! actions they can reach and each group is validated against a copy of the schema that declares
-//! only those actions (with every entity type, common type and the reached actions' groups).
+//! 500 actions is five million of them, six to eight seconds here. Instead, policies are grouped
+//! by the actions they can reach and each group is validated against a copy of the schema that
+//! declares only those actions (with every entity type, common type and the reached actions'
+//! groups).
 //!
 //! Why the scoped run cannot miss a problem the full run finds:
 //! - Cedar type-checks a policy as `principal-scope && action-scope && resource-scope && body`,
@@ -19,6 +20,10 @@
 //!   `appliesTo` give the same environments, so one of them stands for the rest.
 //! - The checks outside type checking read entity types (all kept), action ids (a missing one is
 //!   reported, so the policy is checked again in full) and the reached actions' `appliesTo`.
+//! - A policy is reported impossible when it is false in every environment; the environments
+//!   left out are ones where it is false anyway (or that one kept stands for).
+//! - Groups that share a scoped schema add environments where a policy's action scope is false
+//!   (or that stand for ones it reaches): they can add findings, never hide one.
 //!
 //! Only "no problem" is taken from the scoped run. A policy the scoped run reports anything for,
 //! or a group whose scoped schema cannot be built, is validated again against the full schema,
