@@ -265,9 +265,7 @@ impl SchemaTypes {
                     AttrType::Record(attrs) => attrs,
                     _ => BTreeMap::new(),
                 };
-                let type_name = qualify(ns, "Action");
-                if let Ok(ty) = EntityTypeName::from_str(&type_name) {
-                    let uid = EntityUid::from_type_name_and_id(ty, EntityId::new(name));
+                if let Some(uid) = action_uid(ns, name) {
                     contexts.insert(uid, attrs);
                 }
             }
@@ -337,6 +335,12 @@ fn extension(name: &str) -> Option<AttrType> {
     let name = name.strip_prefix("__cedar::").unwrap_or(name);
     matches!(name, "datetime" | "duration" | "ipaddr" | "decimal")
         .then(|| AttrType::Extension(name.to_string()))
+}
+
+/// The action `name` declared in namespace `ns` of a JSON schema fragment (`""` for none).
+pub(crate) fn action_uid(ns: &str, name: &str) -> Option<EntityUid> {
+    let ty = EntityTypeName::from_str(&qualify(ns, "Action")).ok()?;
+    Some(EntityUid::from_type_name_and_id(ty, EntityId::new(name)))
 }
 
 fn qualify(ns: &str, name: &str) -> String {

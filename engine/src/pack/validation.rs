@@ -30,11 +30,10 @@
 //! and the pack reports exactly what Cedar says there.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::str::FromStr;
 
 use cedar_policy::{
-    ActionConstraint, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, Schema,
-    SchemaFragment, ValidationMode, Validator,
+    ActionConstraint, EntityUid, Policy, PolicyId, PolicySet, Schema, SchemaFragment,
+    ValidationMode, Validator,
 };
 use serde_json::{Map, Value};
 
@@ -42,7 +41,7 @@ use super::load::{Locator, ValidationIssue};
 use crate::index::action_descendants;
 use crate::lexical::whole_words;
 use crate::parallel;
-use crate::schema::PackSchema;
+use crate::schema::{PackSchema, action_uid};
 
 /// Strict validation of `policies` (unique ids) against `schema`: their errors and warnings,
 /// exactly as Cedar's validator gives them over the whole set.
@@ -137,17 +136,10 @@ impl<'a> Scopes<'a> {
         }
         let mut environments = HashMap::new();
         for (namespace, body) in namespaces(fragments) {
-            let action_type = if namespace.is_empty() {
-                "Action".to_string()
-            } else {
-                format!("{namespace}::Action")
-            };
-            let Ok(action_type) = EntityTypeName::from_str(&action_type) else {
-                continue;
-            };
             for (name, declaration) in actions_of(body) {
-                let uid =
-                    EntityUid::from_type_name_and_id(action_type.clone(), EntityId::new(name));
+                let Some(uid) = action_uid(namespace, name) else {
+                    continue;
+                };
                 let applies_to = declaration.get("appliesTo").unwrap_or(&Value::Null);
                 environments.insert(uid, format!("{namespace}\u{0}{applies_to}"));
             }
