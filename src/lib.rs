@@ -1,6 +1,7 @@
-//! Shared helpers for the cross-crate tests and benches: synthetic packs, and the example
-//! request corpus.
+//! Shared helpers for the cross-crate tests, benches and fuzz targets: synthetic packs, the
+//! example request corpus, and the fuzz targets' invariants.
 #![forbid(unsafe_code)]
 
 pub mod corpus;
+pub mod fuzzing;
 pub mod synthetic;
