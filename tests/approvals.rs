@@ -323,6 +323,87 @@ fn one_counted_reject_denies_even_an_auto_request() {
     assert_eq!(v.outcome, Outcome::Allowed);
 }
 
+fn reject_dated(req: &ProposedAction, who: &str, issued: &str, expires: &str) -> ApprovalRecord {
+    ApprovalRecord::new(
+        req.hash(),
+        human(who),
+        ApprovalDecision::Reject,
+        t(issued),
+        t(expires),
+        Some("stop".into()),
+    )
+    .signed_by(&key_of(who))
+}
+
+#[test]
+fn a_reject_counts_whatever_its_dates() {
+    let w = world();
+    let req = deploy("r17");
+    let allowed = [approve(&req, "alice"), approve(&req, "dave")];
+    assert_eq!(run(&w, &req, &allowed).outcome, Outcome::Allowed);
+    for (issued, expires) in [
+        // Issued after the evaluation time (a clock ahead, or a reject made after `--at`).
+        ("2026-06-01T12:30:00Z", "2026-06-01T13:30:00Z"),
+        // Expired before it.
+        ("2026-06-01T10:00:00Z", "2026-06-01T11:00:00Z"),
+        // A validity beyond 24 hours, or none at all.
+        ("2026-06-01T11:00:00Z", "2026-06-05T11:00:00Z"),
+        ("2026-06-01T11:00:00Z", "2026-06-01T11:00:00Z"),
+    ] {
+        let mut records = allowed.to_vec();
+        records.push(reject_dated(&req, "alice", issued, expires));
+        let v = run(&w, &req, &records);
+        assert_eq!(
+            (v.outcome, why(&v, 2)),
+            (
+                Outcome::Denied,
+                (true, "counted: a reject denies the request".into())
+            ),
+            "issued {issued}, expires {expires}"
+        );
+    }
+}
+
+#[test]
+fn the_human_an_agent_acts_for_can_always_reject() {
+    let w = world();
+    // deploy-bot acts for bob: bob may not approve, but his reject stops it.
+    let req = deploy("r18");
+    let records = [
+        approve(&req, "alice"),
+        approve(&req, "dave"),
+        reject_dated(&req, "bob", "2026-06-01T12:10:00Z", "2026-06-01T12:11:00Z"),
+    ];
+    let v = run(&w, &req, &records);
+    assert_eq!((v.outcome, v.records[2].counted), (Outcome::Denied, true));
+    // triage-bot acts on carol's delegation: carol's reject counts.
+    let req = ProposedAction::from_json(&json!({
+        "principal": "Agent::\"triage-bot\"", "action": "Action::\"add_token_scope\"", "resource": "Token::\"ci\"",
+        "context": {"request_id": "r19", "scopes": ["read:logs"],
+                    "delegation": {"granted_by": {"type": "Human", "id": "carol"}, "expires_at": "2026-06-01T13:00:00Z"}}
+    }))
+    .unwrap();
+    let v = run(
+        &w,
+        &req,
+        &[
+            approve(&req, "dave"),
+            record(&req, "carol", ApprovalDecision::Reject),
+        ],
+    );
+    assert_eq!((v.outcome, v.records[1].counted), (Outcome::Denied, true));
+    // A person with no tie to the request and not eligible still cannot reject.
+    let v = run(
+        &w,
+        &req,
+        &[
+            approve(&req, "dave"),
+            record(&req, "erin", ApprovalDecision::Reject),
+        ],
+    );
+    assert_eq!(v.outcome, Outcome::Allowed);
+}
+
 #[test]
 fn deny_tier_is_never_allowed() {
     let w = world();

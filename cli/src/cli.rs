@@ -149,11 +149,20 @@ JSON object for --keyring.";
 
 const APPROVE_HELP: &str = "\
 Examples:
-  tollgate approve --request req.json --approver 'Human::\"alice\"' --key alice.key >> approvals.jsonl
   tollgate approve --request req.json --approver 'Human::\"alice\"' --key alice.key \\
+      --entities entities.json >> approvals.jsonl
+  tollgate approve --request req.json --approver 'Human::\"alice\"' --key alice.key --yes \\
       --reject --evidence 'scope broader than the incident needs' >> approvals.jsonl
 
-The record binds the request's hash, so it cannot be replayed on another request.";
+Before signing, the request is decided against the pack and shown on stderr: the request, its
+tier, the policies that set it (with their reasons) and the agent's recommendation
+(`context.recommendation`). On a terminal it then asks to confirm (y/N); when stdin is not a
+terminal, --yes is required. A request that cannot be decided (an action not in the schema, a
+context that does not fit) is refused, and so is approving a deny-tier request (rejecting it is
+allowed). The record binds the request's hash, so it cannot be replayed on another request.
+
+Exit codes: 0 signed (the record is on stdout), 1 not confirmed (nothing signed), 2 refused or
+could not run (nothing signed).";
 
 const VERIFY_HELP: &str = "\
 Example:
@@ -365,9 +374,18 @@ pub struct KeygenArgs {
 
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
     /// The request approved (Cedar JSON); `-` reads stdin.
     #[arg(long, value_name = "FILE|-")]
     pub request: PathBuf,
+    /// Entities, to decide the request's tier as `verify` will.
+    #[arg(long, value_name = "FILE")]
+    pub entities: Option<PathBuf>,
+    /// Sign without asking for confirmation (for scripts; needed when stdin is not a terminal).
+    /// The request, its tier and why are still shown on stderr.
+    #[arg(long)]
+    pub yes: bool,
     /// Who approves, e.g. 'Human::"alice"'; must match the key file.
     #[arg(long)]
     pub approver: String,
@@ -416,13 +434,18 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check that no record was edited, removed, inserted or reordered.
+    /// Check that no record was edited, removed, inserted or reordered, and that no request
+    /// was allowed twice (approvals are single use).
     ///
-    /// Exit 0 intact, 1 tampered (naming the first bad line), 2 could not read.
+    /// Exit 0 intact, 1 tampered (naming the first bad line) or a request allowed twice (naming
+    /// both lines), 2 could not read (or a stored head that cannot be used).
     Verify(AuditVerifyArgs),
     /// Print the records.
     Show(AuditShowArgs),
     /// Print the record count and head hash, to store elsewhere (a ticket, a CI artifact).
+    ///
+    /// Keep the output away from whoever can write the log: `audit verify --head-file` (or
+    /// --head/--count) then catches records cut off the end, or an emptied log.
     Head(AuditHeadArgs),
 }
 
@@ -430,14 +453,21 @@ pub enum AuditCommand {
 pub struct AuditVerifyArgs {
     /// The audit log.
     pub file: PathBuf,
-    /// A head hash recorded earlier: detects records cut off or edited after it.
-    #[arg(long, value_name = "sha256:...")]
+    /// A head hash recorded earlier (`tollgate audit head`): detects records cut off or edited
+    /// after it.
+    #[arg(long, value_name = "sha256:...", conflicts_with = "head_file")]
     pub head: Option<String>,
-    /// A record count recorded earlier: detects records cut off after it.
-    #[arg(long, value_name = "N")]
+    /// A record count recorded earlier: detects records cut off after it (an emptied log too).
+    #[arg(long, value_name = "N", conflicts_with = "head_file")]
     pub count: Option<usize>,
-    /// The audit key's public key (`ed25519:...`, or a file holding it or the key file):
-    /// every record must be signed by it.
+    /// A head recorded earlier as JSON (`tollgate audit head --format json`, or signed with
+    /// `--sign-key`): its count and head hash are checked as --count and --head. A signed head
+    /// needs --pubkey, and with --pubkey the head must be signed by it.
+    #[arg(long, value_name = "FILE")]
+    pub head_file: Option<PathBuf>,
+    /// The audit key's public key (`ed25519:...`, or a file holding it or the key file): every
+    /// record must be signed by it. This catches an edited newest record, not a cut-off tail:
+    /// for that, check against a stored head (--head-file, or --head/--count).
     #[arg(long, value_name = "KEY")]
     pub pubkey: Option<String>,
 }
@@ -464,4 +494,8 @@ pub struct AuditHeadArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Sign the head with the audit key file: prints a signed JSON head record (for
+    /// `audit verify --head-file FILE --pubkey KEY`).
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use support::{AT, text, tollgate};
+use tollgate_engine::audit::record_hash;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -51,9 +52,13 @@ impl Desk {
             &approver,
             "--key",
             s(&key),
-            "--at",
-            "2026-06-01T11:50:00Z",
+            "--entities",
+            ENTITIES,
+            "--yes",
         ];
+        if !extra.contains(&"--at") {
+            args.extend_from_slice(&["--at", "2026-06-01T11:50:00Z"]);
+        }
         args.extend_from_slice(extra);
         let out = tollgate(&args);
         if out.status.success() {
@@ -62,6 +67,16 @@ impl Desk {
             std::fs::write(self.path("approvals.jsonl"), all).unwrap();
         }
         out
+    }
+    /// Drops the approvals lines that contain `needle` (as `grep -v` would).
+    fn drop_lines(&self, needle: &str) {
+        let all = std::fs::read_to_string(self.path("approvals.jsonl")).unwrap();
+        let kept: String = all
+            .lines()
+            .filter(|l| !l.contains(needle))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(self.path("approvals.jsonl"), kept).unwrap();
     }
     fn verify(&self, extra: &[&str]) -> Output {
         let approvals = self.path("approvals.jsonl");
@@ -76,9 +91,10 @@ impl Desk {
             s(&keyring),
             "--entities",
             ENTITIES,
-            "--at",
-            AT,
         ];
+        if !extra.contains(&"--at") {
+            args.extend_from_slice(&["--at", AT]);
+        }
         args.extend_from_slice(extra);
         tollgate(&args)
     }
@@ -386,4 +402,401 @@ fn concurrent_appenders_keep_one_valid_chain() {
         "{}",
         text(&out.stdout)
     );
+}
+
+fn lines_of(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn approvals_are_single_use_with_an_audit_log() {
+    let desk = Desk::new(&["alice", "dave"]);
+    let log = desk.path("audit.jsonl");
+    desk.approve("alice", &[]);
+    desk.approve("dave", &[]);
+    let audit = ["--audit", s(&log)];
+    assert_eq!(desk.verify(&audit).status.code(), Some(0));
+    // The same approvals, the same request, later but within their validity.
+    for at in ["2026-06-01T12:10:00Z", "2026-06-01T12:30:00Z"] {
+        let mut args = vec!["--at", at];
+        args.extend_from_slice(&audit);
+        let out = desk.verify(&args);
+        assert_eq!(out.status.code(), Some(4), "{}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains("already used") && text(&out.stdout).contains("line 1"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    let mut args = vec!["--format", "json"];
+    args.extend_from_slice(&audit);
+    let v: serde_json::Value = serde_json::from_slice(&desk.verify(&args).stdout).unwrap();
+    assert_eq!(
+        (&v["outcome"], &v["denied_by_log"]),
+        (
+            &serde_json::json!("denied"),
+            &serde_json::json!("already_used")
+        )
+    );
+    // Every refusal is on record; the log holds one `allowed` and stays intact.
+    let records = lines_of(&log);
+    let outcomes: Vec<&str> = records
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["allowed", "denied", "denied", "denied"]);
+    assert_eq!(records[1]["denied_by_log"], "already_used");
+    let out = tollgate(&["audit", "verify", s(&log)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // Without an audit log there is nothing to remember a use by (documented).
+    assert_eq!(desk.verify(&[]).status.code(), Some(0));
+}
+
+#[test]
+fn audit_verify_fails_a_log_that_allows_one_request_twice() {
+    let desk = Desk::new(&["alice", "dave"]);
+    let log = desk.path("audit.jsonl");
+    desk.approve("alice", &[]);
+    desk.approve("dave", &[]);
+    assert_eq!(desk.verify(&["--audit", s(&log)]).status.code(), Some(0));
+    // A second `allowed` for the same request, correctly chained (as a log written without the
+    // single-use check would hold).
+    let first = lines_of(&log).remove(0);
+    let mut again = first.clone();
+    again["time"] = serde_json::json!("2026-06-01T12:30:00Z");
+    again["prev"] = serde_json::json!(record_hash(&first).unwrap().to_string());
+    std::fs::write(&log, format!("{first}\n{again}\n")).unwrap();
+    let out = tollgate(&["audit", "verify", s(&log)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(":2: REUSED") && text(&out.stdout).contains("line 1"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_reject_deleted_from_the_approvals_file_still_denies_with_an_audit_log() {
+    let desk = Desk::new(&["alice", "dave"]);
+    let log = desk.path("audit.jsonl");
+    let audit = ["--audit", s(&log)];
+    desk.approve("alice", &[]);
+    desk.approve("dave", &[]);
+    desk.approve("alice", &["--reject", "--evidence", "change freeze"]);
+    assert_eq!(desk.verify(&audit).status.code(), Some(4));
+    // Whoever can write the approvals file drops the reject (`grep -v reject`).
+    desk.drop_lines("\"reject\"");
+    let out = desk.verify(&audit);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("rejected before"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(lines_of(&log)[1]["denied_by_log"], "rejected_before");
+}
+
+#[test]
+fn rejects_count_from_the_human_the_agent_acts_for_and_whatever_their_dates() {
+    let desk = Desk::new(&["alice", "bob", "dave"]);
+    desk.approve("alice", &[]);
+    desk.approve("dave", &[]);
+    assert_eq!(desk.verify(&[]).status.code(), Some(0));
+    // bob (deploy-bot acts for him) rejects, after the evaluation time.
+    let out = desk.approve(
+        "bob",
+        &[
+            "--reject",
+            "--evidence",
+            "not my release",
+            "--at",
+            "2026-06-01T12:05:00Z",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = desk.verify(&[]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_stored_head_catches_a_cut_or_emptied_log() {
+    let desk = Desk::new(&["alice", "dave"]);
+    let log = desk.path("audit.jsonl");
+    let key_out = tollgate(&["keygen", "--out", s(&desk.path("audit.key"))]);
+    let pubkey = text(&key_out.stdout).trim().to_string();
+    let audit_key = desk.path("audit.key");
+    for at in ["2026-06-01T12:00:00Z", "2026-06-01T12:01:00Z"] {
+        let out = tollgate(&[
+            "decide",
+            "--request",
+            DEPLOY,
+            "--entities",
+            ENTITIES,
+            "--at",
+            at,
+            "--audit",
+            s(&log),
+            "--sign-key",
+            s(&audit_key),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let head = tollgate(&["audit", "head", s(&log), "--sign-key", s(&audit_key)]);
+    assert_eq!(head.status.code(), Some(0), "{}", text(&head.stderr));
+    let head_file = desk.path("head.json");
+    std::fs::write(&head_file, &head.stdout).unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["audit", "verify", s(&log)];
+        args.extend_from_slice(extra);
+        tollgate(&args)
+    };
+    let with_head = ["--head-file", s(&head_file), "--pubkey", &pubkey];
+    assert_eq!(check(&with_head).status.code(), Some(0));
+    let full = std::fs::read_to_string(&log).unwrap();
+    let first_line = format!("{}\n", full.lines().next().unwrap());
+    for (what, cut) in [("head -1", first_line.as_str()), ("emptied", "")] {
+        std::fs::write(&log, cut).unwrap();
+        // Every remaining record is validly signed: the key alone cannot see what is missing.
+        assert_eq!(
+            check(&["--pubkey", &pubkey]).status.code(),
+            Some(0),
+            "{what}"
+        );
+        let out = check(&with_head);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", text(&out.stdout));
+        assert!(text(&out.stdout).contains("TAMPERED"), "{what}");
+    }
+    // The unsigned JSON head works the same way without a key.
+    std::fs::write(&log, &full).unwrap();
+    let plain = tollgate(&["audit", "head", s(&log), "--format", "json"]);
+    std::fs::write(desk.path("plain.json"), &plain.stdout).unwrap();
+    assert_eq!(
+        check(&["--head-file", s(&desk.path("plain.json"))])
+            .status
+            .code(),
+        Some(0)
+    );
+    std::fs::write(&log, "").unwrap();
+    assert_eq!(
+        check(&["--head-file", s(&desk.path("plain.json"))])
+            .status
+            .code(),
+        Some(1)
+    );
+    // A head edited to match the cut log does not verify; a signed head needs the key.
+    let forged = text(&head.stdout).replace("\"count\":2", "\"count\":0");
+    assert_ne!(forged, text(&head.stdout));
+    std::fs::write(&head_file, forged).unwrap();
+    let out = check(&with_head);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    std::fs::write(&head_file, &head.stdout).unwrap();
+    let out = check(&["--head-file", s(&head_file)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--pubkey"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn appends_read_only_the_tail_and_refuse_non_regular_files() {
+    let desk = Desk::new(&[]);
+    let log = desk.path("audit.jsonl");
+    let decide = |path: &Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .current_dir(support::repo())
+            .args([
+                "decide",
+                "--request",
+                DEPLOY,
+                "--entities",
+                ENTITIES,
+                "--at",
+                AT,
+                "--audit",
+                s(path),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("tollgate hung on {}", path.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
+    };
+    for _ in 0..3 {
+        assert_eq!(decide(&log).status.code(), Some(0));
+    }
+    // Damage before the last two records is for `audit verify` to find; an append never reads
+    // it (before, the whole log was read into one string and this byte made it fail).
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes[5] = 0xff;
+    std::fs::write(&log, &bytes).unwrap();
+    let out = decide(&log);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(lines_of_bytes(&log), 4);
+    // A torn tail is still refused.
+    let mut torn = std::fs::read(&log).unwrap();
+    torn.truncate(torn.len() - 5);
+    std::fs::write(&log, &torn).unwrap();
+    let out = decide(&log);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("refusing to append"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A folder, and a FIFO that would block a reader forever.
+    let out = decide(desk.dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not a regular file"),
+        "{}",
+        text(&out.stderr)
+    );
+    #[cfg(unix)]
+    {
+        let fifo = desk.path("audit.fifo");
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let out = decide(&fifo);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            text(&out.stderr).contains("not a regular file"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+fn lines_of_bytes(path: &Path) -> usize {
+    std::fs::read(path)
+        .unwrap()
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+}
+
+fn approve_deploy(desk: &Desk, request: &str, extra: &[&str]) -> Output {
+    let key = desk.path("alice.key");
+    let mut args = vec![
+        "approve",
+        "--request",
+        request,
+        "--approver",
+        "Human::\"alice\"",
+        "--key",
+        s(&key),
+        "--entities",
+        ENTITIES,
+        "--at",
+        AT,
+    ];
+    args.extend_from_slice(extra);
+    tollgate(&args)
+}
+
+#[test]
+fn approve_shows_what_it_signs_and_needs_yes_off_a_terminal() {
+    let desk = Desk::new(&["alice"]);
+    // stdin is not a terminal here: without --yes nothing is signed.
+    let out = approve_deploy(&desk, DEPLOY, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(err.contains("--yes"), "{err}");
+    let out = approve_deploy(&desk, DEPLOY, &["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    for shown in [
+        "About to sign: approve as Human::\"alice\"",
+        "Agent::\"deploy-bot\"",
+        "Action::\"deploy\"",
+        "Environment::\"prod\"",
+        "Tier dual",
+        "deploy release 4.2.1 to production",
+        "canary in staging",
+    ] {
+        assert!(err.contains(shown), "{shown} missing from:\n{err}");
+    }
+    // The determining policy, with its reason.
+    let decision = tollgate(&[
+        "decide",
+        "--request",
+        DEPLOY,
+        "--entities",
+        ENTITIES,
+        "--at",
+        AT,
+    ]);
+    let policy_line = text(&decision.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        err.contains(&policy_line),
+        "{policy_line} missing from:\n{err}"
+    );
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["decision"], "approve");
+}
+
+#[test]
+fn approve_refuses_requests_that_do_not_decide_or_are_denied() {
+    let desk = Desk::new(&["alice"]);
+    let unknown = desk.path("unknown.json");
+    std::fs::write(
+        &unknown,
+        r#"{"principal": "Agent::\"deploy-bot\"", "action": "Action::\"launch_missiles\"", "resource": "Environment::\"prod\""}"#,
+    )
+    .unwrap();
+    let out = approve_deploy(&desk, s(&unknown), &["--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("nothing signed"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let denied = desk.path("denied.json");
+    std::fs::write(
+        &denied,
+        r#"{"principal": "Agent::\"ir-bot\"", "action": "Action::\"grant_access\"", "resource": "LogStream::\"prod-audit\"", "context": {"request_id": "g1", "grantee": {"type": "Agent", "id": "ir-bot"}}}"#,
+    )
+    .unwrap();
+    let out = approve_deploy(&desk, s(&denied), &["--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("tier deny"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Rejecting it is still possible.
+    let out = approve_deploy(
+        &desk,
+        s(&denied),
+        &[
+            "--yes",
+            "--reject",
+            "--evidence",
+            "agents do not grant access",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!out.stdout.is_empty());
 }

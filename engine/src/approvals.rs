@@ -1,10 +1,14 @@
 //! Signed approval records and their verification against a decision.
 //!
 //! A record counts only if it is for this request's hash, its Ed25519 signature verifies
-//! against its approver's key, the approver is a person (`@human`), is neither the requester nor
-//! anyone the requester acts for, the record is in date, and the pack deems the approver
-//! eligible. Anyone who can write the approvals file (the agent included) can add lines, but
-//! without an approver's private key those lines count for nothing.
+//! against its approver's key and the approver is a person (`@human`). An approve must also come
+//! from someone who is neither the requester nor anyone the requester acts for, be in date, and
+//! come from an approver the pack deems eligible. A reject counts from an eligible person or from
+//! the requester and anyone it acts for (an owner can always stop their own agent), whatever its
+//! dates: stopping an action must never be harder than allowing it. Anyone who can write the
+//! approvals file (the agent included) can add lines, but without an approver's private key those
+//! lines count for nothing; what it *can* do is delete lines, rejects included, which is why that
+//! file must not be writable by the agent.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -244,6 +248,9 @@ pub struct Verification {
     pub request: Sha256Digest,
     /// One verdict per record, in file order.
     pub records: Vec<RecordVerdict>,
+    /// Set when the audit log turned an `allowed` into `denied`; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_by_log: Option<LogDenial>,
     /// The decision the approvals were checked against.
     #[serde(skip)]
     pub decision: Decision,
@@ -335,8 +342,46 @@ pub fn verify(
         missing,
         request: hash,
         records: verdicts,
+        denied_by_log: None,
         decision,
     })
+}
+
+/// Why the audit log denies a request the approvals file would allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogDenial {
+    /// The log shows the request allowed before: approvals are single use.
+    AlreadyUsed,
+    /// The log shows a counted reject of the request: a reject stays even if its line is later
+    /// removed from the approvals file.
+    RejectedBefore,
+}
+
+impl LogDenial {
+    /// For people: what the log showed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogDenial::AlreadyUsed => {
+                "already used: the audit log shows this request allowed before (approvals are single use)"
+            }
+            LogDenial::RejectedBefore => {
+                "rejected before: the audit log shows a counted reject of this request"
+            }
+        }
+    }
+}
+
+impl Verification {
+    /// Applies what the audit log showed: an `allowed` becomes `denied`. Pending and denied stay
+    /// as they are (the log never loosens an outcome).
+    pub fn deny_from_log(&mut self, why: LogDenial) {
+        if self.outcome == Outcome::Allowed {
+            self.outcome = Outcome::Denied;
+            self.missing = None;
+            self.denied_by_log = Some(why);
+        }
+    }
 }
 
 /// `Ok(Ok(()))` when the record counts, `Ok(Err(why))` when it does not, `Err` on bad input.
@@ -379,6 +424,9 @@ fn check_record(
             record.approver.type_name()
         )));
     }
+    if record.decision == ApprovalDecision::Reject {
+        return check_reject(pack, entities, request, decision, excluded, record, at);
+    }
     if approver == request.principal.uid() {
         return Ok(Err("approver is the requester".into()));
     }
@@ -396,8 +444,28 @@ fn check_record(
             "validity is not between 0 and 24 hours after issued_at".into(),
         ));
     }
-    if record.decision == ApprovalDecision::Approve && at >= record.expires_at {
+    if at >= record.expires_at {
         return Ok(Err(format!("expired at {}", record.expires_at)));
+    }
+    eligible(pack, entities, request, decision.tier, &record.approver, at)
+}
+
+/// A signed reject from a person counts whatever its `issued_at` and `expires_at`: from the
+/// requester or anyone it acts for (they may always stop their own agent), or from an eligible
+/// approver. Dates only ever narrow what an approve allows; on a reject they would let a stale
+/// clock or a short validity silently turn a "no" into nothing.
+fn check_reject(
+    pack: &Pack,
+    entities: &PreparedEntities,
+    request: &ProposedAction,
+    decision: &Decision,
+    excluded: &BTreeSet<EntityUid>,
+    record: &ApprovalRecord,
+    at: Timestamp,
+) -> Result<Result<(), String>, VerifyError> {
+    let approver = record.approver.uid();
+    if approver == request.principal.uid() || excluded.contains(approver) {
+        return Ok(Ok(()));
     }
     eligible(pack, entities, request, decision.tier, &record.approver, at)
 }

@@ -6,11 +6,18 @@
 //! against a head hash and count stored elsewhere, or through per-record signatures by the
 //! service's audit key. The engine builds and checks records; writing them (with a lock, one
 //! write and an fsync) is the caller's job.
+//!
+//! The log also backs two rules the approvals file alone cannot: approvals are single use, and a
+//! counted reject stays counted. Before recording an `allowed`, the caller streams the log through
+//! [`earlier_verdict`] and denies a request the log shows allowed or rejected before;
+//! [`audit_chain`] reports any request allowed twice.
 
-use serde::Serialize;
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::approvals::{RecordVerdict, Verification};
+use crate::approvals::{LogDenial, RecordVerdict, Verification};
 use crate::canonical::{Sha256Digest, to_canonical_json};
 use crate::decide::Decision;
 use crate::keys::{PrivateKey, PublicKey};
@@ -75,6 +82,11 @@ impl AuditEntry<'_> {
             "outcome": outcome,
             "prev": prev.map(|p| p.to_string()),
         });
+        if let (Some(v), Some(obj)) = (self.verification, record.as_object_mut())
+            && let Some(why) = v.denied_by_log
+        {
+            obj.insert("denied_by_log".into(), json!(why));
+        }
         if let (Some(key), Ok(hash)) = (key, record_hash(&record))
             && let Some(obj) = record.as_object_mut()
         {
@@ -130,12 +142,197 @@ pub struct ChainHead {
     pub head: Option<Sha256Digest>,
 }
 
+/// What a signed head says it is, so its signature cannot be taken for any other signed text.
+const HEAD_KIND: &str = "tollgate-audit-head";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeadJson {
+    #[serde(default)]
+    kind: Option<String>,
+    count: usize,
+    head: Option<String>,
+    #[serde(default)]
+    signature: Option<String>,
+}
+
+/// A stored head that cannot be used to check a log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeadError {
+    /// Not a head record.
+    #[error(
+        "not a head record ({0}); expected the JSON `tollgate audit head --format json` prints"
+    )]
+    Malformed(String),
+    /// Its head hash is inconsistent with its count.
+    #[error("`head` must be null exactly when `count` is 0")]
+    Inconsistent,
+    /// A signed head but no key to check it with.
+    #[error("the head is signed: give --pubkey (the audit key) to check its signature")]
+    NoKey,
+    /// A key was given but the head carries no signature.
+    #[error(
+        "the head is unsigned, but --pubkey was given: take it with `tollgate audit head --sign-key`"
+    )]
+    Unsigned,
+    /// The signature does not verify.
+    #[error("the head's signature does not verify against the audit key: it was forged or edited")]
+    BadSignature,
+}
+
+impl ChainHead {
+    /// The head as a JSON record signed with the audit key, to be stored away from the log.
+    /// The signature covers the canonical JSON of the record without `signature`.
+    pub fn signed_record(&self, key: &PrivateKey) -> Value {
+        let mut record = self.unsigned_record();
+        if let Ok(text) = to_canonical_json(&record)
+            && let Some(obj) = record.as_object_mut()
+        {
+            obj.insert("signature".into(), Value::String(key.sign(text.as_bytes())));
+        }
+        record
+    }
+
+    fn unsigned_record(&self) -> Value {
+        json!({
+            "kind": HEAD_KIND,
+            "count": self.count,
+            "head": self.head.map(|h| h.to_string()),
+        })
+    }
+
+    /// Reads a stored head: `{"count", "head"}` as `audit head --format json` prints it, or the
+    /// signed record of `audit head --sign-key`. With `pubkey`, the head must be signed by it;
+    /// without, a signed head is refused rather than trusted unchecked.
+    pub fn parse(text: &str, pubkey: Option<&PublicKey>) -> Result<Self, HeadError> {
+        let raw: HeadJson =
+            serde_json::from_str(text.trim()).map_err(|e| HeadError::Malformed(e.to_string()))?;
+        if raw.kind.as_deref().is_some_and(|k| k != HEAD_KIND) {
+            return Err(HeadError::Malformed(format!(
+                "`kind` must be \"{HEAD_KIND}\""
+            )));
+        }
+        let head = raw
+            .head
+            .as_deref()
+            .map(str::parse::<Sha256Digest>)
+            .transpose()
+            .map_err(|e| HeadError::Malformed(format!("`head`: {e}")))?;
+        if head.is_none() != (raw.count == 0) {
+            return Err(HeadError::Inconsistent);
+        }
+        let parsed = Self {
+            count: raw.count,
+            head,
+        };
+        match (pubkey, raw.signature) {
+            (None, None) => Ok(parsed),
+            (None, Some(_)) => Err(HeadError::NoKey),
+            (Some(_), None) => Err(HeadError::Unsigned),
+            (Some(key), Some(signature)) => {
+                // The signed bytes are rebuilt from the parsed fields, so a head without `kind`
+                // (or with any other spelling) cannot verify.
+                let signed = to_canonical_json(&parsed.unsigned_record())
+                    .map_err(|e| HeadError::Malformed(e.to_string()))?;
+                if key.verifies(signed.as_bytes(), &signature) {
+                    Ok(parsed)
+                } else {
+                    Err(HeadError::BadSignature)
+                }
+            }
+        }
+    }
+}
+
+/// A request the log shows allowed more than once: its approvals were used twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Repeat {
+    /// 1-based line of the repeated `allowed` verification.
+    pub line: usize,
+    /// Line of the first `allowed` verification of the same request.
+    pub first: usize,
+    /// The request's hash.
+    pub request: String,
+}
+
+/// An intact log's head and the requests it shows allowed more than once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Count and head hash.
+    pub head: ChainHead,
+    /// Repeated `allowed` verifications, in log order.
+    pub repeats: Vec<Repeat>,
+}
+
+/// The request hash of a record that is a verification with outcome `allowed`.
+fn allowed_request(record: &Value) -> Option<&str> {
+    let is_allowed = record.get("kind").and_then(Value::as_str) == Some("verification")
+        && record.get("outcome").and_then(Value::as_str) == Some("allowed");
+    if is_allowed {
+        record.get("request_hash").and_then(Value::as_str)
+    } else {
+        None
+    }
+}
+
+/// What one log line (1-based `index`) says against allowing `request` now: a verification
+/// that allowed it (its approvals are used up) or one that counted a reject of it. Used to stream
+/// a log before recording an `allowed`; a line that is not a JSON object is an error, so a
+/// damaged log never passes as one without the earlier verification.
+pub fn earlier_verdict(
+    line: &str,
+    index: usize,
+    request: &Sha256Digest,
+) -> Result<Option<LogDenial>, ChainProblem> {
+    let record = parse_record(line, index)?;
+    let wanted = request.to_string();
+    if record.get("kind").and_then(Value::as_str) != Some("verification")
+        || record.get("request_hash").and_then(Value::as_str) != Some(wanted.as_str())
+    {
+        return Ok(None);
+    }
+    if allowed_request(&record).is_some() {
+        return Ok(Some(LogDenial::AlreadyUsed));
+    }
+    let counted_reject = record
+        .get("approvals")
+        .and_then(Value::as_array)
+        .is_some_and(|all| {
+            all.iter().any(|a| {
+                a.get("decision").and_then(Value::as_str) == Some("reject")
+                    && a.get("counted").and_then(Value::as_bool) == Some(true)
+            })
+        });
+    Ok(counted_reject.then_some(LogDenial::RejectedBefore))
+}
+
 /// Walks every record, checking each link (and signature when a key is given), then the
 /// head/count. Returns the log's head when intact, or the first problem.
 pub fn verify_chain(text: &str, check: &ChainCheck) -> Result<ChainHead, ChainProblem> {
+    audit_chain(text, check).map(|report| report.head)
+}
+
+/// [`verify_chain`], also listing every request the log shows allowed more than once (approvals
+/// used twice). Tampering is reported first: a repeat is only meaningful in an intact chain.
+pub fn audit_chain(text: &str, check: &ChainCheck) -> Result<ChainReport, ChainProblem> {
     let mut hashes: Vec<Sha256Digest> = Vec::new();
+    let mut allowed: HashMap<String, usize> = HashMap::new();
+    let mut repeats = Vec::new();
     for (index, line) in lines(text)? {
         let record = parse_record(line, index)?;
+        if let Some(request) = allowed_request(&record) {
+            match allowed.get(request) {
+                Some(first) => repeats.push(Repeat {
+                    line: index,
+                    first: *first,
+                    request: request.to_string(),
+                }),
+                None => {
+                    allowed.insert(request.to_string(), index);
+                }
+            }
+        }
         let expected = hashes.last().map(ToString::to_string);
         let prev = record.get("prev").and_then(Value::as_str).map(String::from);
         if prev != expected {
@@ -203,44 +400,51 @@ pub fn verify_chain(text: &str, check: &ChainCheck) -> Result<ChainHead, ChainPr
             });
         }
     }
-    Ok(ChainHead {
-        count,
-        head: hashes.last().copied(),
+    Ok(ChainReport {
+        head: ChainHead {
+            count,
+            head: hashes.last().copied(),
+        },
+        repeats,
     })
 }
 
-/// The head of a log that is about to be appended to. Refuses a log whose last line is torn or
-/// whose last link is broken, so that an append never buries damage under a valid-looking record.
-pub fn tail_for_append(text: &str) -> Result<ChainHead, ChainProblem> {
-    let all: Vec<(usize, &str)> = lines(text)?;
-    let count = all.len();
+/// Why an append was refused: the end of the log is damaged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TailProblem {
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The head hash of a log that is about to be appended to, from its `tail` only: the text from
+/// the start of its second-to-last line to the end (or the whole log when it has fewer lines;
+/// then `from_start` is true). Reading only the tail keeps an append O(1) in the log's length.
+/// Refuses a log whose last line is torn or whose last link is broken, so that an append never
+/// buries damage under a valid-looking record.
+pub fn tail_for_append(tail: &str, from_start: bool) -> Result<Option<Sha256Digest>, TailProblem> {
+    let problem = |message: String| TailProblem { message };
+    let all = lines(tail).map_err(|p| problem(p.message))?;
     let last_two: Vec<Value> = all
         .iter()
-        .skip(count.saturating_sub(2))
+        .skip(all.len().saturating_sub(2))
         .map(|(i, l)| parse_record(l, *i))
-        .collect::<Result<_, _>>()?;
-    let mut head = None;
+        .collect::<Result<_, _>>()
+        .map_err(|p| problem(p.message))?;
+    let mut head: Option<Sha256Digest> = None;
     for (offset, record) in last_two.iter().enumerate() {
-        let index = count.saturating_sub(last_two.len()) + offset + 1;
         let prev = record.get("prev").and_then(Value::as_str).map(String::from);
-        if offset == 1 && prev != head.map(|h: Sha256Digest| h.to_string()) {
-            return Err(ChainProblem {
-                line: index,
-                message: "`prev` does not match the record before it".into(),
-            });
+        if offset == 1 && prev != head.map(|h| h.to_string()) {
+            return Err(problem(
+                "the last record's `prev` does not match the record before it".into(),
+            ));
         }
-        if count == 1 && prev.is_some() {
-            return Err(ChainProblem {
-                line: index,
-                message: "the first record must have `prev: null`".into(),
-            });
+        if offset == 0 && from_start && all.len() <= 2 && prev.is_some() {
+            return Err(problem("the first record must have `prev: null`".into()));
         }
-        head = Some(record_hash(record).map_err(|e| ChainProblem {
-            line: index,
-            message: e.to_string(),
-        })?);
+        head = Some(record_hash(record).map_err(|e| problem(e.to_string()))?);
     }
-    Ok(ChainHead { count, head })
+    Ok(head)
 }
 
 /// Non-empty lines with 1-based numbers; a last line without its newline is a torn write.

@@ -5,34 +5,62 @@ use std::path::Path;
 use miette::miette;
 use serde_json::Value;
 use tollgate_engine::Sha256Digest;
-use tollgate_engine::audit::{ChainCheck, verify_chain};
+use tollgate_engine::audit::{ChainCheck, ChainHead, audit_chain, verify_chain};
 use tollgate_engine::keys::{KeyFile, PublicKey};
 
 use crate::cli::{AuditCommand, Format, TableFormat};
 use crate::exit;
-use crate::input::read_input;
+use crate::input::{read_input, read_key_file};
 
 pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
     match cmd {
         AuditCommand::Verify(args) => {
             let (name, text) = read_input(&args.file)?;
-            let check = ChainCheck {
-                head: args
-                    .head
-                    .as_deref()
-                    .map(|h| {
-                        h.parse::<Sha256Digest>()
-                            .map_err(|e| miette!("--head: {e}"))
-                    })
-                    .transpose()?,
-                count: args.count,
-                pubkey: args.pubkey.as_deref().map(read_pubkey).transpose()?,
+            let pubkey = args.pubkey.as_deref().map(read_pubkey).transpose()?;
+            let (head, count) = match &args.head_file {
+                Some(path) => {
+                    let (head_name, head_text) = read_input(path)?;
+                    let stored = ChainHead::parse(&head_text, pubkey.as_ref())
+                        .map_err(|e| miette!("{head_name}: {e}"))?;
+                    (stored.head, Some(stored.count))
+                }
+                None => (
+                    args.head
+                        .as_deref()
+                        .map(|h| {
+                            h.parse::<Sha256Digest>()
+                                .map_err(|e| miette!("--head: {e}"))
+                        })
+                        .transpose()?,
+                    args.count,
+                ),
             };
-            match verify_chain(&text, &check) {
-                Ok(head) => {
+            let check = ChainCheck {
+                head,
+                count,
+                pubkey,
+            };
+            match audit_chain(&text, &check) {
+                Ok(report) if report.repeats.is_empty() => {
+                    let head = report.head;
                     let at = head.head.map(|h| format!(", head {h}")).unwrap_or_default();
                     println!("{name}: intact, {} records{at}", head.count);
                     Ok(exit::OK)
+                }
+                Ok(report) => {
+                    for r in &report.repeats {
+                        println!(
+                            "{name}:{}: REUSED: request {} was already allowed at line {}: its approvals were used twice",
+                            r.line, r.request, r.first
+                        );
+                    }
+                    println!(
+                        "{name}: chain intact, {} records, but {} allowed verification{} of an already allowed request",
+                        report.head.count,
+                        report.repeats.len(),
+                        if report.repeats.len() == 1 { "" } else { "s" }
+                    );
+                    Ok(exit::FAILED)
                 }
                 Err(problem) => {
                     println!("{name}:{}: TAMPERED: {}", problem.line, problem.message);
@@ -49,6 +77,11 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
                     p.message
                 )
             })?;
+            if let Some(key) = &args.sign_key {
+                let key = read_key_file(key)?;
+                println!("{}", head.signed_record(&key.key));
+                return Ok(exit::OK);
+            }
             match args.format {
                 Format::Json => println!(
                     "{}",

@@ -6,7 +6,7 @@ use miette::{WrapErr, miette};
 use tollgate_engine::approvals::{Outcome, Verification, parse_approvals, verify};
 use tollgate_engine::keys::Keyring;
 
-use crate::audit_log::record_if_asked;
+use crate::audit_log::{AuditLog, record};
 use crate::cli::{Format, VerifyArgs};
 use crate::exit;
 use crate::input::{
@@ -29,21 +29,35 @@ pub fn run(args: VerifyArgs) -> miette::Result<u8> {
     let (keyring_name, keyring_text) = read_input(&args.keyring)?;
     let keyring = Keyring::parse(&keyring_text).map_err(|e| miette!("{keyring_name}: {e}"))?;
 
-    let verification = verify(&pack, &entities, &request, &approvals, &keyring, at)
+    let mut verification = verify(&pack, &entities, &request, &approvals, &keyring, at)
         .wrap_err_with(|| format!("{name}: cannot verify"))?;
-    record_if_asked(
-        &args.audit,
-        at,
-        &request,
-        &verification.decision,
-        Some(&verification),
-    )?;
+    // Under the log's lock: an allowed request that the log shows allowed before (approvals are
+    // single use) or rejected before (a reject removed from the approvals file still counts) is
+    // denied, and that denial is what gets recorded.
+    let mut earlier_line = None;
+    if let Some(path) = &args.audit.audit {
+        let mut log = AuditLog::open(path)?;
+        if verification.outcome == Outcome::Allowed
+            && let Some((line, why)) = log.earlier(&verification.request)?
+        {
+            verification.deny_from_log(why);
+            earlier_line = Some(line);
+        }
+        record(
+            log,
+            &args.audit,
+            at,
+            &request,
+            &verification.decision,
+            Some(&verification),
+        )?;
+    }
     match args.format {
         Format::Json => {
             let json = serde_json::to_string_pretty(&verification).map_err(|e| miette!("{e}"))?;
             println!("{json}");
         }
-        Format::Text => print!("{}", text(&verification)),
+        Format::Text => print!("{}", text(&verification, earlier_line)),
     }
     Ok(match verification.outcome {
         Outcome::Allowed => exit::OK,
@@ -52,17 +66,23 @@ pub fn run(args: VerifyArgs) -> miette::Result<u8> {
     })
 }
 
-fn text(v: &Verification) -> String {
-    let mut out = match (v.outcome, v.missing) {
-        (Outcome::Allowed, _) => format!("allowed (tier {})\n", v.tier),
-        (Outcome::Pending, Some(n)) => {
+fn text(v: &Verification, earlier_line: Option<usize>) -> String {
+    let mut out = match (v.outcome, v.denied_by_log, v.missing) {
+        (Outcome::Denied, Some(why), _) => format!(
+            "denied (tier {}): {} (line {})\n",
+            v.tier,
+            why.as_str(),
+            earlier_line.unwrap_or_default()
+        ),
+        (Outcome::Allowed, _, _) => format!("allowed (tier {})\n", v.tier),
+        (Outcome::Pending, _, Some(n)) => {
             format!(
                 "pending: {n} more approval{} needed (tier {})\n",
                 if n == 1 { "" } else { "s" },
                 v.tier
             )
         }
-        (_, _) => format!("denied (tier {})\n", v.tier),
+        (_, _, _) => format!("denied (tier {})\n", v.tier),
     };
     for r in &v.records {
         let mark = if r.counted {
