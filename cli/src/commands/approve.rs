@@ -7,6 +7,7 @@ use tollgate_engine::{EntityRef, Timestamp};
 use crate::cli::ApproveArgs;
 use crate::exit;
 use crate::input::{evaluation_time, read_key_file, read_request_file};
+use crate::output::println;
 
 pub fn run(args: ApproveArgs) -> miette::Result<u8> {
     let approver: EntityRef = args
@@ -44,7 +45,7 @@ pub fn run(args: ApproveArgs) -> miette::Result<u8> {
         evidence,
     )
     .signed_by(&key.key);
-    println!("{}", record.to_json_line());
+    println(&record.to_json_line())?;
     Ok(exit::OK)
 }
 

@@ -11,6 +11,7 @@ use tollgate_engine::keys::{KeyFile, PublicKey};
 use crate::cli::{AuditCommand, Format, TableFormat};
 use crate::exit;
 use crate::input::read_input;
+use crate::output::{print, println, shown};
 
 pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
     match cmd {
@@ -31,11 +32,20 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
             match verify_chain(&text, &check) {
                 Ok(head) => {
                     let at = head.head.map(|h| format!(", head {h}")).unwrap_or_default();
-                    println!("{name}: intact, {} records{at}", head.count);
+                    println(&format!(
+                        "{}: intact, {} records{at}",
+                        shown(&name),
+                        head.count
+                    ))?;
                     Ok(exit::OK)
                 }
                 Err(problem) => {
-                    println!("{name}:{}: TAMPERED: {}", problem.line, problem.message);
+                    println(&format!(
+                        "{}:{}: TAMPERED: {}",
+                        shown(&name),
+                        problem.line,
+                        shown(&problem.message)
+                    ))?;
                     Ok(exit::FAILED)
                 }
             }
@@ -50,13 +60,12 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
                 )
             })?;
             match args.format {
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string(&head).map_err(|e| miette!("{e}"))?
-                ),
+                Format::Json => {
+                    println(&serde_json::to_string(&head).map_err(|e| miette!("{e}"))?)?;
+                }
                 Format::Text => match head.head {
-                    Some(h) => println!("{} {h}", head.count),
-                    None => println!("0"),
+                    Some(h) => println(&format!("{} {h}", head.count))?,
+                    None => println("0")?,
                 },
             }
             Ok(exit::OK)
@@ -74,12 +83,9 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
                 .collect::<Result<_, _>>()?;
             match args.format {
                 TableFormat::Json => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&records).map_err(|e| miette!("{e}"))?
-                    )
+                    println(&serde_json::to_string_pretty(&records).map_err(|e| miette!("{e}"))?)?;
                 }
-                TableFormat::Table => print!("{}", table(&records)),
+                TableFormat::Table => print(&table(&records))?,
             }
             Ok(exit::OK)
         }
@@ -98,6 +104,8 @@ fn read_pubkey(arg: &str) -> miette::Result<PublicKey> {
     text.trim().parse().map_err(|e| miette!("{name}: {e}"))
 }
 
+/// One row per record. Every cell comes from the log, which anyone who can write the file
+/// controls: each is [`shown`], so a newline or an escape in an id cannot forge a row.
 fn table(records: &[Value]) -> String {
     let s = |v: &Value, path: &[&str]| -> String {
         let mut cur = v;
@@ -105,9 +113,9 @@ fn table(records: &[Value]) -> String {
             cur = cur.get(p).unwrap_or(&Value::Null);
         }
         match cur {
-            Value::String(s) => s.clone(),
+            Value::String(s) => shown(s).into_owned(),
             Value::Null => "-".into(),
-            other => other.to_string(),
+            other => shown(&other.to_string()).into_owned(),
         }
     };
     let mut out = format!(
