@@ -44,13 +44,15 @@ pub enum Command {
     #[command(after_help = APPROVE_HELP)]
     Approve(ApproveArgs),
     /// Check approvals for a request: allowed, pending or denied.
-    #[command(after_help = VERIFY_HELP)]
+    // Verify reads `@human` from the schema: it cannot run without one.
+    #[command(after_help = VERIFY_HELP, mut_arg("no_schema", |a| a.hide(true)))]
     Verify(VerifyArgs),
     /// Check, show or anchor the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Find human gates placed after a privilege expansion, and other policy problems.
-    #[command(after_help = LINT_HELP)]
+    // Lint reads `@privilege_expansion` and `@human` from the schema: it cannot run without one.
+    #[command(after_help = LINT_HELP, mut_arg("no_schema", |a| a.hide(true)))]
     Lint(LintArgs),
 }
 
@@ -180,7 +182,8 @@ Examples:
       --resource 'Document::\"incident-123\"' --context '{\"request_id\": \"r1\"}' --format json
 
 Exit codes: 0 a decision was made (any tier, deny included), 2 the pack or the input could not be
-used (the message names the file, line and field).";
+used (the message names the file, line and field), or no schema was found and --no-schema was not
+given. Without --entities, a note on stderr says that every entity is unknown.";
 
 /// Where the policy pack is.
 #[derive(Debug, Args, Clone)]
@@ -192,6 +195,11 @@ pub struct PackArgs {
     /// folder exists; an explicitly given path must exist.
     #[arg(long, value_name = "PATH")]
     pub schema: Option<PathBuf>,
+    /// Decide without a schema. Without this flag, no schema is an error (exit 2): without one,
+    /// requests, context and entities are not checked and nothing is `@human` or
+    /// `@privilege_expansion`.
+    #[arg(long, conflicts_with = "schema")]
+    pub no_schema: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -302,6 +310,9 @@ pub struct DiffArgs {
     /// Head schema (file or folder).
     #[arg(long, value_name = "PATH")]
     pub head_schema: Option<PathBuf>,
+    /// Compare the packs without a schema (see `decide --help`); otherwise each side needs one.
+    #[arg(long, conflicts_with_all = ["base_schema", "head_schema"])]
+    pub no_schema: bool,
     /// Requests, one Cedar JSON request per line.
     #[arg(long, value_name = "FILE.jsonl")]
     pub requests: PathBuf,

@@ -10,16 +10,37 @@ use tollgate_engine::{Pack, PreparedEntities, Timestamp};
 
 use crate::cli::PackArgs;
 
-/// Reads and loads the pack. Without `--schema`, `schemas/` is used when it exists.
+/// Reads and loads the pack. Without `--schema`, `schemas/` is used when it exists; with
+/// neither, the pack does not load unless `--no-schema` says to go on without one.
 pub fn load_pack(args: &PackArgs) -> miette::Result<Pack> {
     let schema = schema_path(args);
+    if schema.is_none() && !args.no_schema {
+        return Err(no_schema_error());
+    }
     let source = read_pack(&args.policies, schema.as_deref())?;
     let pack = Pack::load(source)?;
     Ok(pack)
 }
 
-/// The schema path in effect: `--schema`, or `schemas/` when present.
+/// Why a command that decides stops without a schema: it carries `@privilege_expansion` and
+/// `@human`, validates requests and entities, and is part of the policy-set hash, so deciding
+/// without it by accident (run from another folder) would quietly change every decision.
+pub fn no_schema_error() -> Report {
+    miette!(
+        help = "pass --schema PATH (a .cedarschema file or a folder of them), run from the folder \
+                holding schemas/, or pass --no-schema to decide without one",
+        "no schema: no --schema was given and there is no schemas/ folder in {}",
+        std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| "the working directory".into())
+    )
+}
+
+/// The schema path in effect: `--schema`, or `schemas/` when present; none with `--no-schema`.
 pub fn schema_path(args: &PackArgs) -> Option<PathBuf> {
+    if args.no_schema {
+        return None;
+    }
     match &args.schema {
         Some(p) => Some(p.clone()),
         None => {

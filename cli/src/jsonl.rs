@@ -1,8 +1,8 @@
-//! Reading JSON Lines request files in bounded chunks, and writing output that stops quietly on a
-//! closed pipe (`tollgate simulate | head`).
+//! Reading JSON Lines request files in bounded chunks, and the small formatting helpers of the
+//! batch commands.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use miette::{IntoDiagnostic, WrapErr};
@@ -60,47 +60,6 @@ impl Lines {
             }
         }
         Ok(out)
-    }
-}
-
-/// Stdout that reports a closed pipe as `Ok(false)` ("stop writing") instead of an error.
-pub struct Out {
-    inner: std::io::BufWriter<std::io::StdoutLock<'static>>,
-    closed: bool,
-}
-
-impl Out {
-    pub fn new() -> Self {
-        Self {
-            inner: std::io::BufWriter::new(std::io::stdout().lock()),
-            closed: false,
-        }
-    }
-
-    /// Writes `text`; `Ok(false)` once the reader has gone away.
-    pub fn write(&mut self, text: &str) -> miette::Result<bool> {
-        if self.closed {
-            return Ok(false);
-        }
-        match self.inner.write_all(text.as_bytes()) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Ok(false)
-            }
-            Err(e) => Err(e).into_diagnostic(),
-        }
-    }
-
-    /// Flushes (streamed output should appear as it is decided).
-    pub fn flush(&mut self) -> miette::Result<()> {
-        match self.inner.flush() {
-            Err(e) if e.kind() == ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Ok(())
-            }
-            other => other.into_diagnostic(),
-        }
     }
 }
 

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(report) => {
-            eprintln!("{report:?}");
+            output::eprint(&format!("{report:?}\n"));
             ExitCode::from(exit::ERROR)
         }
     }

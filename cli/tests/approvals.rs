@@ -374,6 +374,7 @@ fn concurrent_appenders_keep_one_valid_chain() {
                         .current_dir(&dir)
                         .args([
                             "decide",
+                            "--no-schema",
                             "--request",
                             "r.json",
                             "--at",

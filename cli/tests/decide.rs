@@ -144,7 +144,10 @@ fn a_policy_that_does_not_parse_exits_2_naming_file_and_line() {
     let dir = pack_with(
         "@tier(\"auto\")\npermit(principal, action, resource);\n\npermit(principal, action resource);\n",
     );
-    let out = tollgate_in(dir.path(), &["decide", "--request", "request.json"]);
+    let out = tollgate_in(
+        dir.path(),
+        &["decide", "--no-schema", "--request", "request.json"],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("bad.cedar:4:"), "{err}");
@@ -154,7 +157,10 @@ fn a_policy_that_does_not_parse_exits_2_naming_file_and_line() {
 fn an_invalid_tier_exits_2_naming_the_policy() {
     let dir =
         pack_with("\n@id(\"oops\")\n@tier(\"triple\")\npermit(principal, action, resource);\n");
-    let out = tollgate_in(dir.path(), &["decide", "--request", "request.json"]);
+    let out = tollgate_in(
+        dir.path(),
+        &["decide", "--no-schema", "--request", "request.json"],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
@@ -164,11 +170,26 @@ fn an_invalid_tier_exits_2_naming_the_policy() {
 }
 
 #[test]
-fn a_pack_without_schema_decides() {
+fn a_pack_without_schema_decides_only_with_no_schema() {
     let dir = pack_with("@tier(\"dual\")\npermit(principal, action, resource);\n");
+    // Run from a folder without schemas/: not a silent schema-less decision.
+    let out = tollgate_in(dir.path(), &["decide", "--request", "request.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--no-schema"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = tollgate_in(
         dir.path(),
-        &["decide", "--request", "request.json", "--format", "json"],
+        &[
+            "decide",
+            "--no-schema",
+            "--request",
+            "request.json",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

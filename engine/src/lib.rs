@@ -26,6 +26,7 @@
     clippy::indexing_slicing
 )]
 
+mod annotations;
 mod canonical;
 mod context;
 mod decide;

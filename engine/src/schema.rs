@@ -10,6 +10,7 @@ use std::str::FromStr;
 use cedar_policy::{EntityId, EntityNamespace, EntityTypeName, EntityUid, Schema, SchemaFragment};
 use serde_json::Value;
 
+use crate::annotations::{SCHEMA_KEYS, find_in_cedar, find_in_json, keys_help, misspelling_of};
 use crate::source::{SourceDiagnostic, SourceFile};
 
 /// Annotation marking an entity type whose entities are people.
@@ -74,6 +75,10 @@ impl PackSchema {
                     .with_labels(labels, &home.text),
             ]
         })?;
+        let misspelled = misspelled_annotations(&schema, files, &fragments);
+        if !misspelled.is_empty() {
+            return Err(misspelled);
+        }
 
         let mut human_types = BTreeSet::new();
         for ty in schema.entity_types() {
@@ -159,6 +164,56 @@ impl PackSchema {
     pub(crate) fn entity_shape(&self, ty: &str) -> Option<&BTreeMap<String, AttrType>> {
         self.entity_shapes.get(ty)
     }
+}
+
+/// Annotations on entity types and actions whose key is a near miss of `@human` or
+/// `@privilege_expansion` (see [`crate::annotations`]): a typo there would silently make people
+/// unable to approve, or an expansion ungated. `fragments` are `files` parsed, in order.
+fn misspelled_annotations(
+    schema: &Schema,
+    files: &[SourceFile],
+    fragments: &[SchemaFragment],
+) -> Vec<SourceDiagnostic> {
+    let mut out = Vec::new();
+    for (file, fragment) in files.iter().zip(fragments) {
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for ty in schema.entity_types() {
+            let ns = namespace_of(&ty.namespace());
+            if let Some(annotations) = fragment.entity_type_annotations(ns, ty.basename()) {
+                keys.extend(annotations.map(|(k, _)| (format!("entity type `{ty}`"), k.into())));
+            }
+        }
+        for action in schema.actions() {
+            let ns = namespace_of(&action.type_name().namespace());
+            if let Some(annotations) = fragment.action_annotations(ns, action.id()) {
+                keys.extend(annotations.map(|(k, _)| (format!("action `{action}`"), k.into())));
+            }
+        }
+        for (what, key) in keys {
+            let Some(meant) = misspelling_of(&key, SCHEMA_KEYS) else {
+                continue;
+            };
+            let at = if file.name.ends_with(".json") {
+                find_in_json(&file.text, &key)
+            } else {
+                find_in_cedar(&file.text, &key)
+            };
+            let span = at.map_or((0, 0), |o| (o, key.len() + 1));
+            out.push(
+                SourceDiagnostic::new(
+                    "tollgate::misspelled_annotation",
+                    file,
+                    span.into(),
+                    format!(
+                        "{what}: `@{key}` is not an annotation tollgate reads: did you mean `@{meant}`?"
+                    ),
+                )
+                .with_help(keys_help(SCHEMA_KEYS, "schema entity types and actions")),
+            );
+        }
+    }
+    out.sort_by(|a, b| (&a.file, a.position, &a.message).cmp(&(&b.file, b.position, &b.message)));
+    out
 }
 
 fn namespace_of(ns: &str) -> Option<EntityNamespace> {

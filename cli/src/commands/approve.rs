@@ -17,7 +17,7 @@ use crate::exit;
 use crate::input::{
     evaluation_time, load_entities, load_pack, read_key_file, read_request_file, schema_path,
 };
-use crate::output::decision_text;
+use crate::output::{decision_text, eprint, println, shown_display};
 
 pub fn run(args: ApproveArgs) -> miette::Result<u8> {
     let approver: EntityRef = args
@@ -56,17 +56,20 @@ pub fn run(args: ApproveArgs) -> miette::Result<u8> {
     } else {
         ApprovalDecision::Approve
     };
-    eprint!(
-        "{}",
-        summary(&request, &decision, &approver, decision_kind, &expires_at)
-    );
+    eprint(&summary(
+        &request,
+        &decision,
+        &approver,
+        decision_kind,
+        &expires_at,
+    ));
     if decision.tier == Tier::Deny && decision_kind == ApprovalDecision::Approve {
         return Err(miette!(
             "{name}: the request is tier deny: there is nothing to approve (pass --reject --evidence to record a rejection); nothing signed"
         ));
     }
     if !args.yes && !confirmed()? {
-        eprintln!("not confirmed; nothing signed");
+        eprint("not confirmed; nothing signed\n");
         return Ok(exit::FAILED);
     }
     let record = ApprovalRecord::new(
@@ -78,7 +81,7 @@ pub fn run(args: ApproveArgs) -> miette::Result<u8> {
         evidence,
     )
     .signed_by(&key.key);
-    println!("{}", record.to_json_line());
+    println(&record.to_json_line())?;
     Ok(exit::OK)
 }
 
@@ -96,14 +99,14 @@ fn summary(
         ApprovalDecision::Approve => "approve",
         ApprovalDecision::Reject => "reject",
     };
-    let _ = writeln!(out, "About to sign: {verb} as {approver}");
+    let _ = writeln!(out, "About to sign: {verb} as {}", shown_display(approver));
     if kind == ApprovalDecision::Approve {
         let _ = writeln!(out, "  valid until {expires_at}");
     }
     let _ = writeln!(out, "Request {}", request.hash());
-    let _ = writeln!(out, "  principal {}", request.principal);
-    let _ = writeln!(out, "  action    {}", request.action);
-    let _ = writeln!(out, "  resource  {}", request.resource);
+    let _ = writeln!(out, "  principal {}", shown_display(&request.principal));
+    let _ = writeln!(out, "  action    {}", shown_display(&request.action));
+    let _ = writeln!(out, "  resource  {}", shown_display(&request.resource));
     let context = Value::Object(request.context.clone());
     let _ = writeln!(out, "  context   {context}");
     match request.context.get("recommendation") {
@@ -126,7 +129,7 @@ fn confirmed() -> miette::Result<bool> {
             "stdin is not a terminal, so approve cannot ask for confirmation: check the request shown above and pass --yes to sign it; nothing signed"
         ));
     }
-    eprint!("Sign? [y/N] ");
+    eprint("Sign? [y/N] ");
     std::io::stderr().flush().into_diagnostic()?;
     let mut answer = String::new();
     stdin

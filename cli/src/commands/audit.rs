@@ -11,6 +11,7 @@ use tollgate_engine::keys::{KeyFile, PublicKey};
 use crate::cli::{AuditCommand, Format, TableFormat};
 use crate::exit;
 use crate::input::{read_input, read_key_file};
+use crate::output::{print, println, shown};
 
 pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
     match cmd {
@@ -44,26 +45,36 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
                 Ok(report) if report.repeats.is_empty() => {
                     let head = report.head;
                     let at = head.head.map(|h| format!(", head {h}")).unwrap_or_default();
-                    println!("{name}: intact, {} records{at}", head.count);
+                    println(&format!(
+                        "{}: intact, {} records{at}",
+                        shown(&name),
+                        head.count
+                    ))?;
                     Ok(exit::OK)
                 }
                 Ok(report) => {
+                    let name = shown(&name);
                     for r in &report.repeats {
-                        println!(
+                        println(&format!(
                             "{name}:{}: REUSED: request {} was already allowed at line {}: its approvals were used twice",
                             r.line, r.request, r.first
-                        );
+                        ))?;
                     }
-                    println!(
+                    println(&format!(
                         "{name}: chain intact, {} records, but {} allowed verification{} of an already allowed request",
                         report.head.count,
                         report.repeats.len(),
                         if report.repeats.len() == 1 { "" } else { "s" }
-                    );
+                    ))?;
                     Ok(exit::FAILED)
                 }
                 Err(problem) => {
-                    println!("{name}:{}: TAMPERED: {}", problem.line, problem.message);
+                    println(&format!(
+                        "{}:{}: TAMPERED: {}",
+                        shown(&name),
+                        problem.line,
+                        shown(&problem.message)
+                    ))?;
                     Ok(exit::FAILED)
                 }
             }
@@ -79,17 +90,16 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
             })?;
             if let Some(key) = &args.sign_key {
                 let key = read_key_file(key)?;
-                println!("{}", head.signed_record(&key.key));
+                println(&head.signed_record(&key.key).to_string())?;
                 return Ok(exit::OK);
             }
             match args.format {
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string(&head).map_err(|e| miette!("{e}"))?
-                ),
+                Format::Json => {
+                    println(&serde_json::to_string(&head).map_err(|e| miette!("{e}"))?)?;
+                }
                 Format::Text => match head.head {
-                    Some(h) => println!("{} {h}", head.count),
-                    None => println!("0"),
+                    Some(h) => println(&format!("{} {h}", head.count))?,
+                    None => println("0")?,
                 },
             }
             Ok(exit::OK)
@@ -107,12 +117,9 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
                 .collect::<Result<_, _>>()?;
             match args.format {
                 TableFormat::Json => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&records).map_err(|e| miette!("{e}"))?
-                    )
+                    println(&serde_json::to_string_pretty(&records).map_err(|e| miette!("{e}"))?)?;
                 }
-                TableFormat::Table => print!("{}", table(&records)),
+                TableFormat::Table => print(&table(&records))?,
             }
             Ok(exit::OK)
         }
@@ -131,6 +138,8 @@ fn read_pubkey(arg: &str) -> miette::Result<PublicKey> {
     text.trim().parse().map_err(|e| miette!("{name}: {e}"))
 }
 
+/// One row per record. Every cell comes from the log, which anyone who can write the file
+/// controls: each is [`shown`], so a newline or an escape in an id cannot forge a row.
 fn table(records: &[Value]) -> String {
     let s = |v: &Value, path: &[&str]| -> String {
         let mut cur = v;
@@ -138,9 +147,9 @@ fn table(records: &[Value]) -> String {
             cur = cur.get(p).unwrap_or(&Value::Null);
         }
         match cur {
-            Value::String(s) => s.clone(),
+            Value::String(s) => shown(s).into_owned(),
             Value::Null => "-".into(),
-            other => other.to_string(),
+            other => shown(&other.to_string()).into_owned(),
         }
     };
     let mut out = format!(

@@ -12,6 +12,7 @@ use crate::cli::{BenchArgs, Format};
 use crate::exit;
 use crate::input::{evaluation_time, load_entities, load_pack};
 use crate::jsonl::Lines;
+use crate::output::{note_no_entities, print, println};
 
 #[derive(Debug, Serialize)]
 struct Stats {
@@ -63,6 +64,7 @@ pub fn run(args: BenchArgs) -> miette::Result<u8> {
     let at = evaluation_time(args.at.as_deref())?;
     let pack = load_pack(&args.pack)?;
     let entities: PreparedEntities = load_entities(&pack, args.entities.as_deref())?;
+    note_no_entities(args.entities.is_some());
     let mut requests = Vec::new();
     let mut plain = Vec::new();
     let mut skipped = 0;
@@ -110,26 +112,24 @@ pub fn run(args: BenchArgs) -> miette::Result<u8> {
                 "requests": requests.len(), "skipped": skipped, "policies": pack.policies().len(),
                 "tollgate": tollgate, "cedar": cedar, "ratio_vs_cedar": ratio,
             });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&doc).map_err(|e| miette!("{e}"))?
-            );
+            println(&serde_json::to_string_pretty(&doc).map_err(|e| miette!("{e}"))?)?;
         }
         Format::Text => {
-            println!(
-                "{} requests ({} skipped), {} policies, one thread, {:.1}s each",
+            let mut text = format!(
+                "{} requests ({} skipped), {} policies, one thread, {:.1}s each\n",
                 requests.len(),
                 skipped,
                 pack.policies().len(),
                 args.time
             );
             for (name, s) in [("tollgate", &tollgate), ("plain cedar", &cedar)] {
-                println!(
-                    "{name:>12}: {:>10.0} decisions/s  mean {:>7.1} µs  p50 {:>7.1} µs  p90 {:>7.1} µs  p99 {:>7.1} µs",
+                text.push_str(&format!(
+                    "{name:>12}: {:>10.0} decisions/s  mean {:>7.1} µs  p50 {:>7.1} µs  p90 {:>7.1} µs  p99 {:>7.1} µs\n",
                     s.decisions_per_sec, s.mean_us, s.p50_us, s.p90_us, s.p99_us
-                );
+                ));
             }
-            println!("ratio vs cedar (time per decision): {ratio:.2}");
+            text.push_str(&format!("ratio vs cedar (time per decision): {ratio:.2}\n"));
+            print(&text)?;
         }
     }
     Ok(exit::OK)

@@ -8,13 +8,14 @@ use crate::audit_log::record_if_asked;
 use crate::cli::{DecideArgs, Format};
 use crate::exit;
 use crate::input::{evaluation_time, load_entities, load_pack, parse_json, read_input};
-use crate::output::decision_text;
+use crate::output::{decision_text, note_no_entities, print, println};
 
 pub fn run(args: DecideArgs) -> miette::Result<u8> {
     let at = evaluation_time(args.at.as_deref())?;
     let pack = load_pack(&args.pack)?;
     let (name, request) = read_request(&args)?;
     let entities = load_entities(&pack, args.entities.as_deref())?;
+    note_no_entities(args.entities.is_some());
     let decision = pack
         .decide(&request, &entities, at)
         .wrap_err_with(|| format!("{name}: cannot decide"))?;
@@ -22,9 +23,9 @@ pub fn run(args: DecideArgs) -> miette::Result<u8> {
     match args.format {
         Format::Json => {
             let json = serde_json::to_string_pretty(&decision).map_err(|e| miette!("{e}"))?;
-            println!("{json}");
+            println(&json)?;
         }
-        Format::Text => print!("{}", decision_text(&decision)),
+        Format::Text => print(&decision_text(&decision))?,
     }
     Ok(exit::OK)
 }

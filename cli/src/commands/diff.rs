@@ -11,8 +11,9 @@ use tollgate_engine::{Pack, ProposedAction, Tier};
 
 use crate::cli::{DiffArgs, PackArgs, TableFormat};
 use crate::exit;
-use crate::input::{evaluation_time, load_entities, load_pack};
+use crate::input::{evaluation_time, load_entities, load_pack, no_schema_error};
 use crate::jsonl::Lines;
+use crate::output::{note_no_entities, print, println, shown};
 
 #[derive(Debug, Serialize, Default)]
 struct PolicyChanges {
@@ -52,24 +53,34 @@ struct Summary {
     errors: usize,
 }
 
+/// One side's pack. A checkout root's schema is its own `schemas/` (never the working
+/// directory's): a side without one stops the diff unless `--no-schema` is given.
 fn side(
     root: &Option<PathBuf>,
     policies: &Option<PathBuf>,
     schema: &Option<PathBuf>,
+    no_schema: bool,
     which: &str,
 ) -> miette::Result<PackArgs> {
     match (root, policies) {
         (_, Some(p)) => Ok(PackArgs {
             policies: p.clone(),
             schema: schema.clone(),
+            no_schema,
         }),
         (Some(r), None) => {
             let default_schema = r.join("schemas");
+            let schema = schema
+                .clone()
+                .or_else(|| default_schema.is_dir().then_some(default_schema));
+            if schema.is_none() && !no_schema {
+                return Err(no_schema_error()
+                    .wrap_err(format!("--{which} {}: no schemas/ folder", r.display())));
+            }
             Ok(PackArgs {
                 policies: r.join("policies"),
-                schema: schema
-                    .clone()
-                    .or_else(|| default_schema.is_dir().then_some(default_schema)),
+                schema,
+                no_schema,
             })
         }
         (None, None) => Err(miette!(
@@ -84,6 +95,7 @@ pub fn run(args: DiffArgs) -> miette::Result<u8> {
         &args.base,
         &args.base_policies,
         &args.base_schema,
+        args.no_schema,
         "base",
     )?)
     .map_err(|e| e.wrap_err("base pack"))?;
@@ -91,6 +103,7 @@ pub fn run(args: DiffArgs) -> miette::Result<u8> {
         &args.head,
         &args.head_policies,
         &args.head_schema,
+        args.no_schema,
         "head",
     )?)
     .map_err(|e| e.wrap_err("head pack"))?;
@@ -98,6 +111,7 @@ pub fn run(args: DiffArgs) -> miette::Result<u8> {
         load_entities(&base, args.entities.as_deref()).map_err(|e| e.wrap_err("base pack"))?;
     let head_entities =
         load_entities(&head, args.entities.as_deref()).map_err(|e| e.wrap_err("head pack"))?;
+    note_no_entities(args.entities.is_some());
 
     let policies = policy_changes(&base, &head);
     let mut summary = Summary::default();
@@ -157,12 +171,9 @@ pub fn run(args: DiffArgs) -> miette::Result<u8> {
         TableFormat::Json => {
             let doc =
                 serde_json::json!({"policies": policies, "changes": changes, "summary": summary});
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&doc).map_err(|e| miette!("{e}"))?
-            );
+            println(&serde_json::to_string_pretty(&doc).map_err(|e| miette!("{e}"))?)?;
         }
-        TableFormat::Table => print!("{}", table(&policies, &changes, &summary)),
+        TableFormat::Table => print(&table(&policies, &changes, &summary))?,
     }
     Ok(if summary.weakened > 0 || summary.errors > 0 {
         exit::FAILED
@@ -203,13 +214,13 @@ fn policy_changes(base: &Pack, head: &Pack) -> PolicyChanges {
 fn table(policies: &PolicyChanges, changes: &[RequestChange], summary: &Summary) -> String {
     let mut s = String::new();
     for id in &policies.added {
-        let _ = writeln!(s, "+ policy {id}");
+        let _ = writeln!(s, "+ policy {}", shown(id));
     }
     for id in &policies.removed {
-        let _ = writeln!(s, "- policy {id}");
+        let _ = writeln!(s, "- policy {}", shown(id));
     }
     for id in &policies.changed {
-        let _ = writeln!(s, "~ policy {id}");
+        let _ = writeln!(s, "~ policy {}", shown(id));
     }
     let show = |t: Option<Tier>| t.map_or("error".to_string(), |t| t.to_string());
     for c in changes {
@@ -225,10 +236,10 @@ fn table(policies: &PolicyChanges, changes: &[RequestChange], summary: &Summary)
             label,
             show(c.base),
             show(c.head),
-            c.action
+            shown(&c.action)
         );
         if let Some(e) = c.base_error.as_ref().or(c.head_error.as_ref()) {
-            let _ = write!(s, "  ({e})");
+            let _ = write!(s, "  ({})", shown(e));
         }
         s.push('\n');
     }

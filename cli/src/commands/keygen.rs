@@ -9,6 +9,7 @@ use tollgate_engine::keys::{KeyFile, PrivateKey, keyring_entry};
 
 use crate::cli::KeygenArgs;
 use crate::exit;
+use crate::output::println;
 
 pub fn run(args: KeygenArgs) -> miette::Result<u8> {
     let approver = args
@@ -47,8 +48,8 @@ pub fn run(args: KeygenArgs) -> miette::Result<u8> {
 
     let public = file.key.public_key();
     match &approver {
-        Some(a) => println!("{}", keyring_entry(a, &public)),
-        None => println!("{public}"),
+        Some(a) => println(&keyring_entry(a, &public))?,
+        None => println(&public.to_string())?,
     }
     Ok(exit::OK)
 }

@@ -12,6 +12,7 @@ use crate::cli::{Deny, LintArgs, LintFormat};
 use crate::exit;
 use crate::input::{evaluation_time, schema_path};
 use crate::lint_output::{Emitter, Json, Sarif, Sources, Text};
+use crate::output::print;
 
 pub fn run(args: LintArgs) -> miette::Result<u8> {
     let today = match &args.today {
@@ -53,7 +54,7 @@ pub fn run(args: LintArgs) -> miette::Result<u8> {
         LintFormat::Json => Json.emit(&findings, &sources),
         LintFormat::Sarif => Sarif.emit(&findings, &sources),
     }?;
-    print!("{output}");
+    print(&output)?;
     Ok(exit_code(&findings, args.deny))
 }
 

@@ -13,7 +13,8 @@ use tollgate_engine::{Decision, Pack, PreparedEntities, ProposedAction, Tier, Ti
 use crate::cli::{GroupBy, SimulateArgs, SimulateFormat};
 use crate::exit;
 use crate::input::{evaluation_time, load_entities, load_pack};
-use crate::jsonl::{Lines, Out, csv_field, thousands};
+use crate::jsonl::{Lines, csv_field, thousands};
+use crate::output::{Out, eprint, note_no_entities, shown, shown_display};
 
 /// Lines decided per parallel batch: large enough to keep both cores busy, small enough that
 /// memory stays flat however long the input is.
@@ -96,6 +97,7 @@ pub fn run(args: SimulateArgs) -> miette::Result<u8> {
     let at = evaluation_time(args.at.as_deref())?;
     let pack = load_pack(&args.pack)?;
     let entities = load_entities(&pack, args.entities.as_deref())?;
+    note_no_entities(args.entities.is_some());
     let mut lines = Lines::open(&args.requests)?;
     let progress = match lines.size {
         Some(size) if std::io::stderr().is_terminal() => {
@@ -137,9 +139,12 @@ pub fn run(args: SimulateArgs) -> miette::Result<u8> {
             if let (Some(by), Ok((r, _))) = (args.group_by, &d.result) {
                 groups.entry(group_key(by, r)).or_default().add(tier);
             }
+            // Once the reader has gone, rows are not formatted, but every line is still decided:
+            // the exit code must not depend on how much of the output someone read.
             match args.format {
-                SimulateFormat::Table => table_row(&mut text, d),
-                SimulateFormat::Csv => csv_row(&mut text, d),
+                SimulateFormat::Table if out.is_open() => table_row(&mut text, d),
+                SimulateFormat::Csv if out.is_open() => csv_row(&mut text, d),
+                SimulateFormat::Table | SimulateFormat::Csv => {}
                 SimulateFormat::Json => json_decisions.push(match &d.result {
                     Ok((r, dec)) => json!({"line": d.line, "request": r.hash(), "decision": dec}),
                     Err(e) => json!({"line": d.line, "error": e}),
@@ -149,9 +154,7 @@ pub fn run(args: SimulateArgs) -> miette::Result<u8> {
         if let Some(bar) = &progress {
             bar.set_position(lines.consumed);
         }
-        if !out.write(&text)? {
-            break;
-        }
+        out.write(&text)?;
         out.flush()?;
     }
     if let Some(bar) = progress {
@@ -167,7 +170,7 @@ pub fn run(args: SimulateArgs) -> miette::Result<u8> {
         SimulateFormat::Table => {
             out.write(&summary_text(&overall, &groups, args.group_by))?;
         }
-        SimulateFormat::Csv => eprint!("{}", summary_text(&overall, &groups, args.group_by)),
+        SimulateFormat::Csv => eprint(&summary_text(&overall, &groups, args.group_by)),
     }
     out.flush()?;
     Ok(if overall.errors > 0 {
@@ -185,20 +188,20 @@ fn table_row(out: &mut String, d: &Decided) {
             let why = if why.is_empty() {
                 "no permit matches".to_string()
             } else {
-                why.join(", ")
+                shown(&why.join(", ")).into_owned()
             };
             let _ = writeln!(
                 out,
                 "{:>7}  {:<6}  {} {} {}  ({why})",
                 d.line,
                 dec.tier.as_str(),
-                r.principal,
-                r.action,
-                r.resource
+                shown_display(&r.principal),
+                shown_display(&r.action),
+                shown_display(&r.resource)
             );
         }
         Err(e) => {
-            let _ = writeln!(out, "{:>7}  ERROR   {e}", d.line);
+            let _ = writeln!(out, "{:>7}  ERROR   {}", d.line, shown(e));
         }
     }
 }
@@ -245,7 +248,7 @@ fn summary_text(
             GroupBy::Resource => "resource",
         };
         for (key, counts) in groups {
-            let _ = writeln!(s, "  {label} {key}: {}", counts.line());
+            let _ = writeln!(s, "  {label} {}: {}", shown(key), counts.line());
         }
     }
     s

@@ -9,6 +9,7 @@ use tollgate_engine::testcase::{CaseResult, SuiteReport, run_suite};
 use crate::cli::TestArgs;
 use crate::exit;
 use crate::input::{evaluation_time, load_pack};
+use crate::output::{print, shown};
 
 pub fn run(args: TestArgs) -> miette::Result<u8> {
     let at = evaluation_time(args.at.as_deref())?;
@@ -23,16 +24,24 @@ pub fn run(args: TestArgs) -> miette::Result<u8> {
     let mut out = String::new();
     for file in &report.files {
         for case in file.cases.iter().filter(|c| !c.passed()) {
-            let _ = writeln!(out, "FAIL {}: {}", file.path.display(), case.name);
+            let _ = writeln!(
+                out,
+                "FAIL {}: {}",
+                shown(&file.path.display().to_string()),
+                shown(&case.name)
+            );
             for f in &case.failures {
-                let _ = writeln!(out, "  {f}");
+                let _ = writeln!(out, "  {}", shown(f));
             }
             if let Ok(d) = &case.actual {
                 for p in &d.determining {
                     let _ = writeln!(
                         out,
                         "  determining: {} ({} {}) at {}",
-                        p.id, p.effect, p.tier, p.source
+                        shown(&p.id),
+                        p.effect,
+                        p.tier,
+                        shown(&p.source)
                     );
                 }
             }
@@ -47,7 +56,12 @@ pub fn run(args: TestArgs) -> miette::Result<u8> {
         );
         for id in never {
             let source = pack.policy(&id).map(|p| p.source()).unwrap_or_default();
-            let _ = writeln!(out, "  never determining: {id} at {source}");
+            let _ = writeln!(
+                out,
+                "  never determining: {} at {}",
+                shown(id.as_str()),
+                shown(&source)
+            );
         }
     }
     let _ = writeln!(
@@ -56,7 +70,7 @@ pub fn run(args: TestArgs) -> miette::Result<u8> {
         report.passed(),
         report.failed()
     );
-    print!("{out}");
+    print(&out)?;
 
     if let Some(path) = &args.junit {
         std::fs::write(path, junit(&report, &pack))

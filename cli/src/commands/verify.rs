@@ -12,6 +12,7 @@ use crate::exit;
 use crate::input::{
     evaluation_time, load_entities, load_pack, read_input, read_request_file, schema_path,
 };
+use crate::output::{print, println, shown, shown_display};
 
 pub fn run(args: VerifyArgs) -> miette::Result<u8> {
     if schema_path(&args.pack).is_none() {
@@ -55,9 +56,9 @@ pub fn run(args: VerifyArgs) -> miette::Result<u8> {
     match args.format {
         Format::Json => {
             let json = serde_json::to_string_pretty(&verification).map_err(|e| miette!("{e}"))?;
-            println!("{json}");
+            println(&json)?;
         }
-        Format::Text => print!("{}", text(&verification, earlier_line)),
+        Format::Text => print(&text(&verification, earlier_line))?,
     }
     Ok(match verification.outcome {
         Outcome::Allowed => exit::OK,
@@ -94,8 +95,8 @@ fn text(v: &Verification, earlier_line: Option<usize>) -> String {
             out,
             "  {mark} {} {}: {}",
             r.decision_str(),
-            r.approver,
-            r.why
+            shown_display(&r.approver),
+            shown(&r.why)
         );
     }
     let _ = writeln!(out, "  request {}", v.request);

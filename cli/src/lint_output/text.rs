@@ -1,11 +1,14 @@
 //! Text for people, in the style of rustc and ruff: the rule, the message, the source line(s)
-//! with the span underlined, related places, controls and a hint.
+//! with the span underlined, related places, controls and a hint. Messages, paths and source
+//! lines come from the files linted: each is shown through [`shown`], so a control character
+//! or bidi override in a policy cannot rewrite what the reviewer sees.
 
 use std::fmt::Write as _;
 
 use tollgate_engine::lint::{Finding, Severity};
 
 use super::{Emitter, Sources};
+use crate::output::shown;
 
 /// rustc-like text.
 pub struct Text;
@@ -41,7 +44,7 @@ impl Emitter for Text {
 
 fn render(out: &mut String, f: &Finding, sources: &Sources) {
     let l = &f.location;
-    let _ = writeln!(out, "{}[{}]: {}", f.severity, f.rule, f.message);
+    let _ = writeln!(out, "{}[{}]: {}", f.severity, f.rule, shown(&f.message));
     let text = sources.text(l);
     let first = l.span.start.line;
     let last = l.span.end.line.max(first);
@@ -56,7 +59,7 @@ fn render(out: &mut String, f: &Finding, sources: &Sources) {
     let _ = writeln!(
         out,
         "{pad}--> {}:{}:{}",
-        sources.path(l),
+        shown(&sources.path(l)),
         l.span.start.line,
         l.span.start.column
     );
@@ -80,8 +83,10 @@ fn render(out: &mut String, f: &Finding, sources: &Sources) {
             } else {
                 line.chars().take_while(|c| c.is_whitespace()).count() + 1
             };
+            // Columns of the line as shown, where an escaped character takes several.
+            let (from, to) = (shown_column(line, from), shown_column(line, to));
             let carets = to.saturating_sub(from).max(1);
-            let _ = writeln!(out, "{n:>width$} | {line}");
+            let _ = writeln!(out, "{n:>width$} | {}", snippet(line));
             let _ = writeln!(
                 out,
                 "{pad} | {}{}",
@@ -98,18 +103,29 @@ fn render(out: &mut String, f: &Finding, sources: &Sources) {
         let _ = writeln!(
             out,
             "{pad} = note: {}:{}:{}: {}",
-            sources.path(&r.location),
+            shown(&sources.path(&r.location)),
             r.location.span.start.line,
             r.location.span.start.column,
-            r.message
+            shown(&r.message)
         );
     }
     if !f.policies.is_empty() {
         let ids: Vec<&str> = f.policies.iter().map(|p| p.as_str()).collect();
-        let _ = writeln!(out, "{pad} = policies: {}", ids.join(", "));
+        let _ = writeln!(out, "{pad} = policies: {}", shown(&ids.join(", ")));
     }
     let controls: Vec<&str> = f.controls.iter().map(|c| c.as_str()).collect();
     let _ = writeln!(out, "{pad} = controls: {}", controls.join(", "));
-    let _ = writeln!(out, "{pad} = help: {}", f.hint);
+    let _ = writeln!(out, "{pad} = help: {}", shown(&f.hint));
     out.push('\n');
+}
+
+/// A source line as shown: tabs as four spaces (as rustc does), other controls escaped.
+fn snippet(line: &str) -> String {
+    shown(&line.replace('\t', "    ")).into_owned()
+}
+
+/// The 1-based column at which character column `column` of `line` starts in its [`snippet`].
+fn shown_column(line: &str, column: usize) -> usize {
+    let before: String = line.chars().take(column.saturating_sub(1)).collect();
+    snippet(&before).chars().count() + 1
 }

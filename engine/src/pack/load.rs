@@ -10,6 +10,7 @@ use miette::LabeledSpan;
 use serde_json::Value;
 
 use super::{LoadError, Pack, PolicyId, PolicyInfo};
+use crate::annotations::{POLICY_KEYS, find_in_cedar, keys_help, misspelling_of};
 use crate::lexical::{policy_boundary_after, swap_effect};
 use crate::parallel;
 use crate::schema::PackSchema;
@@ -114,6 +115,24 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
         let at = |code, message: String| {
             SourceDiagnostic::new(code, file, span.into(), message).with_policy(id.clone())
         };
+        for key in annotations.keys() {
+            if let Some(meant) = misspelling_of(key, POLICY_KEYS) {
+                let key_span =
+                    find_in_cedar(&text, key).map_or(span, |o| (offset + o, key.len() + 1));
+                out.problems.push(Problem::fatal(
+                    SourceDiagnostic::new(
+                        "tollgate::misspelled_annotation",
+                        file,
+                        key_span.into(),
+                        format!(
+                            "policy `{id}`: `@{key}` is not an annotation tollgate reads: did you mean `@{meant}`?"
+                        ),
+                    )
+                    .with_policy(id.clone())
+                    .with_help(keys_help(POLICY_KEYS, "policies")),
+                ));
+            }
+        }
         if id.trim().is_empty() {
             out.problems.push(Problem::fatal(at(
                 "tollgate::invalid_id",
@@ -573,6 +592,73 @@ permit (principal, action, resource);
 
     fn shadow_json(p: &Policy) -> Value {
         p.to_json().unwrap()
+    }
+
+    fn load_error(policy: &str, schema: Option<&str>) -> Option<LoadError> {
+        Pack::load(PackSource {
+            policies: vec![SourceFile::new("p.cedar", policy)],
+            schemas: schema
+                .map(|s| vec![SourceFile::new("s.cedarschema", s)])
+                .unwrap_or_default(),
+        })
+        .err()
+    }
+
+    #[test]
+    fn a_misspelled_policy_annotation_is_a_load_error_at_its_key() {
+        let policy = "@id(\"d\")\n  @note(\"@teir in a string\") @teir(\"dual\")\npermit (principal, action, resource);";
+        let e = load_error(policy, None).unwrap();
+        let [p] = e.problems() else { panic!("{e:?}") };
+        assert_eq!(p.code, "tollgate::misspelled_annotation");
+        assert_eq!((p.position.line, p.position.column), (2, 30));
+        assert_eq!(p.policy.as_deref(), Some("d"));
+        assert!(p.message.contains("`@teir`") && p.message.contains("did you mean `@tier`?"));
+        // Lint stops on it as on any problem that leaves the pack unusable.
+        let lint = crate::lint::lint(
+            PackSource {
+                policies: vec![SourceFile::new("p.cedar", policy)],
+                schemas: vec![SourceFile::new(
+                    "s.cedarschema",
+                    "entity A; action go appliesTo { principal: [A], resource: [A] };",
+                )],
+            },
+            &[],
+            "2026-06-01".parse().unwrap(),
+        );
+        assert!(matches!(lint, Err(crate::lint::LintError::Load(_))));
+        // Far keys, and the exact ones, load.
+        assert!(load_error("@id(\"d\") @tier(\"dual\") @reason(\"r\") @control(\"c\") @owner(\"o\") @review_by(\"2026-01-01\") @expansion_ok(\"x\") @note(\"n\")\npermit (principal, action, resource);", None).is_none());
+    }
+
+    #[test]
+    fn misspelled_schema_annotations_are_load_errors_at_their_key() {
+        let policy = "@tier(\"auto\") permit (principal, action, resource);";
+        let schema = "@human entity H;\n@Human entity A;\n@privilegeExpansion(\"x\")\naction go appliesTo { principal: [A], resource: [A] };";
+        let e = load_error(policy, Some(schema)).unwrap();
+        let found: Vec<(usize, &str)> = e
+            .problems()
+            .iter()
+            .map(|p| (p.position.line, p.code))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (2, "tollgate::misspelled_annotation"),
+                (3, "tollgate::misspelled_annotation")
+            ]
+        );
+        assert!(
+            e.problems()[0]
+                .message
+                .contains("entity type `A`: `@Human`")
+        );
+        assert!(
+            e.problems()[1]
+                .message
+                .contains("did you mean `@privilege_expansion`?")
+        );
+        let fine = "@human entity A;\n@doc(\"x\") @privilege_expansion(\"x\")\naction go appliesTo { principal: [A], resource: [A] };";
+        assert!(load_error(policy, Some(fine)).is_none());
     }
 
     #[test]
