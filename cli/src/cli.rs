@@ -171,9 +171,13 @@ Example:
   tollgate verify --request req.json --approvals approvals.jsonl --keyring keyring.json \\
       --entities examples/entities.json --audit audit.jsonl
 
-Exit codes: 0 allowed, 3 pending (more approvals needed), 4 denied (deny tier or a counted
-reject), 2 could not verify (malformed records, unreadable files, no schema, the principal or an
-approver missing from the entities).";
+With --audit, approvals are single use: a request the audit log already shows allowed is denied
+(\"already used\"), and so is one the log shows rejected before (even if the reject has since
+been removed from the approvals file); the denial is recorded too.
+
+Exit codes: 0 allowed, 3 pending (more approvals needed), 4 denied (deny tier, a counted reject,
+or denied by the audit log), 2 could not verify (malformed records, unreadable files, no schema,
+the principal or an approver missing from the entities, a damaged audit log).";
 
 const DECIDE_HELP: &str = "\
 Examples:
