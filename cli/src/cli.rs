@@ -17,6 +17,18 @@ unreadable files, a pack that does not load). See each command's --help."
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Change an input limit, NAME=N (repeatable): file-bytes, json-depth, text-depth,
+    /// entities, hierarchy-depth, workflow-steps, policies. Input over a limit is refused
+    /// before it is parsed. Defaults and ceilings: docs/limits.md.
+    #[arg(long = "limit", global = true, value_name = "NAME=N", value_parser = parse_limit)]
+    pub limits: Vec<String>,
+}
+
+/// Checks a `--limit` setting, so clap reports a bad one as a usage error.
+fn parse_limit(setting: &str) -> Result<String, String> {
+    let mut limits = tollgate_engine::limits::Limits::default();
+    limits.apply(setting).map_err(|e| e.to_string())?;
+    Ok(setting.to_string())
 }
 
 #[derive(Debug, Subcommand)]

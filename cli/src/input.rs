@@ -3,10 +3,12 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use miette::{IntoDiagnostic, NamedSource, Report, SourceOffset, WrapErr, miette};
+use miette::{IntoDiagnostic, Report, SourceOffset, WrapErr, miette};
 use serde_json::Value;
-use tollgate_engine::fs::read_pack;
-use tollgate_engine::{Pack, PreparedEntities, Timestamp};
+use tollgate_engine::fs::{read_bytes, read_pack};
+use tollgate_engine::json::{self, JsonError};
+use tollgate_engine::limits::{Limit, LimitExceeded, Limits};
+use tollgate_engine::{Pack, PreparedEntities, Snippet, Timestamp};
 
 use crate::cli::PackArgs;
 
@@ -50,37 +52,52 @@ pub fn schema_path(args: &PackArgs) -> Option<PathBuf> {
     }
 }
 
-/// Reads a file, or stdin for `-`.
+/// Reads a file, or stdin for `-`: a regular file (a FIFO or device could block forever or
+/// never end), no larger than the `file-bytes` limit, in UTF-8.
 pub fn read_input(path: &Path) -> miette::Result<(String, String)> {
+    let max = Limits::current().file_bytes;
     if path.as_os_str() == "-" {
-        let mut text = String::new();
+        let mut bytes = Vec::new();
+        let cap = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
         std::io::stdin()
-            .read_to_string(&mut text)
+            .take(cap)
+            .read_to_end(&mut bytes)
             .into_diagnostic()
             .wrap_err("reading stdin")?;
+        if bytes.len() > max {
+            let exceeded = LimitExceeded {
+                limit: Limit::FileBytes,
+                max,
+            };
+            return Err(miette!("<stdin>: {exceeded}"));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| miette!("<stdin>: not valid UTF-8"))?;
         Ok(("<stdin>".into(), text))
     } else {
-        let text = std::fs::read_to_string(path)
-            .into_diagnostic()
-            .wrap_err_with(|| format!("reading {}", path.display()))?;
-        Ok((path.display().to_string(), text))
+        let name = path.display().to_string();
+        let bytes = read_bytes(path, max)?;
+        let text = String::from_utf8(bytes).map_err(|_| miette!("{name}: not valid UTF-8"))?;
+        Ok((name, text))
     }
 }
 
-/// Parses JSON text, pointing at the error's line and column in a snippet.
+/// Parses JSON text strictly (no duplicate keys, no keys beside an `__entity` escape, within
+/// the size and depth limits), pointing at the error's line and column in a snippet.
 pub fn parse_json(name: &str, text: &str) -> miette::Result<Value> {
-    serde_json::from_str(text).map_err(|e| json_report(name, text, &e))
+    json::parse(text).map_err(|e| json_report(name, text, &e))
 }
 
-fn json_report(name: &str, text: &str, e: &serde_json::Error) -> Report {
-    let offset = SourceOffset::from_location(text, e.line(), e.column());
-    let report = miette!(
-        labels = vec![miette::LabeledSpan::at_offset(offset.offset(), "here")],
-        "{name}:{}:{}: not valid JSON: {e}",
-        e.line(),
-        e.column()
-    );
-    report.with_source_code(NamedSource::new(name, text.to_string()).with_language("json"))
+/// `name:line:column: message`, with a snippet of the line around the error (a window: the
+/// line may be megabytes long).
+pub fn json_report(name: &str, text: &str, e: &JsonError) -> Report {
+    let Some((line, column)) = e.position() else {
+        return miette!("{name}: {}", e.message());
+    };
+    let offset = SourceOffset::from_location(text, line, column).offset();
+    let snippet = Snippet::around(name, text, (offset, 0).into()).with_language("json");
+    let labels = snippet.clip(vec![miette::LabeledSpan::at_offset(offset, "here")]);
+    let report = miette!(labels = labels, "{name}:{line}:{column}: {}", e.message());
+    report.with_source_code(snippet)
 }
 
 /// Reads entities for `pack` from `path`, or none.
@@ -90,6 +107,9 @@ pub fn load_entities(pack: &Pack, path: Option<&Path>) -> miette::Result<Prepare
     };
     let (name, text) = read_input(path)?;
     let value = parse_json(&name, &text)?;
+    Limits::current()
+        .check_entities(&value)
+        .map_err(|e| miette!("{name}: {e}"))?;
     pack.entities_from_json(&value)
         .wrap_err_with(|| format!("{name}: entities do not fit the pack"))
 }

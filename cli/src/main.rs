@@ -33,12 +33,36 @@ pub mod exit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    match on_sized_stack(cli) {
         Ok(code) => ExitCode::from(code),
         Err(report) => {
             output::eprint(&format!("{report:?}\n"));
             ExitCode::from(exit::ERROR)
         }
+    }
+}
+
+/// Installs the `--limit` settings and runs the command on a thread whose stack is sized for
+/// them: Cedar's parser and evaluator and serde recurse once per level of nesting, and the
+/// main thread's stack (8 MiB, fixed by the OS) is not sized for any particular limit.
+fn on_sized_stack(cli: Cli) -> miette::Result<u8> {
+    let mut limits = tollgate_engine::limits::Limits::default();
+    for setting in &cli.limits {
+        limits
+            .apply(setting)
+            .map_err(|e| miette::miette!("--limit {setting}: {e}"))?;
+    }
+    limits
+        .install()
+        .map_err(|e| miette::miette!("--limit: {e}"))?;
+    let worker = std::thread::Builder::new()
+        .name("tollgate".into())
+        .stack_size(limits.stack_bytes())
+        .spawn(move || run(cli))
+        .map_err(|e| miette::miette!("could not start the worker thread: {e}"))?;
+    match worker.join() {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 

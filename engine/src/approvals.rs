@@ -143,8 +143,7 @@ impl ApprovalRecord {
     /// Parses one JSON line. `line` is used in error messages.
     pub fn parse(text: &str, line: usize) -> Result<Self, RecordError> {
         let err = |message: String| RecordError { line, message };
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| err(format!("not valid JSON: {e}")))?;
+        let value: Value = crate::json::parse(text).map_err(|e| err(e.message()))?;
         let mut unsigned = value.clone();
         if let Some(obj) = unsigned.as_object_mut() {
             obj.remove("signature");

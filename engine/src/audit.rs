@@ -474,7 +474,7 @@ fn lines(text: &str) -> Result<Vec<(usize, &str)>, ChainProblem> {
 }
 
 fn parse_record(line: &str, index: usize) -> Result<Value, ChainProblem> {
-    match serde_json::from_str::<Value>(line) {
+    match crate::json::parse(line) {
         Ok(v @ Value::Object(_)) => Ok(v),
         Ok(_) => Err(ChainProblem {
             line: index,
@@ -482,7 +482,7 @@ fn parse_record(line: &str, index: usize) -> Result<Value, ChainProblem> {
         }),
         Err(e) => Err(ChainProblem {
             line: index,
-            message: format!("not valid JSON ({e})"),
+            message: e.message(),
         }),
     }
 }

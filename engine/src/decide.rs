@@ -123,6 +123,9 @@ impl PreparedEntities {
 impl Pack {
     /// Parses entities in Cedar's JSON format, with and against the schema when there is one.
     pub fn entities_from_json(&self, value: &Value) -> Result<PreparedEntities, InputError> {
+        crate::limits::Limits::current()
+            .check_entities(value)
+            .map_err(|e| InputError::Entities(e.to_string()))?;
         let value = if value.is_null() {
             Value::Array(vec![])
         } else {

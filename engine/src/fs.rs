@@ -1,6 +1,9 @@
 //! Reading a pack and its companion files from disk (feature `fs`; absent on wasm32).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use crate::limits::{Limit, LimitExceeded, Limits};
 
 use crate::source::{PackSource, SourceFile};
 
@@ -26,6 +29,18 @@ pub enum ReadError {
     /// A file is not UTF-8.
     #[error("{0}: not valid UTF-8")]
     NotUtf8(PathBuf),
+    /// A FIFO, socket or device where a file was expected: reading it could block forever or
+    /// never end.
+    #[error("{0}: not a regular file")]
+    NotAFile(PathBuf),
+    /// A file over [`Limit::FileBytes`].
+    #[error("{path}: {exceeded}")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit.
+        exceeded: LimitExceeded,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReadError + '_ {
@@ -35,10 +50,44 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReadError + '_ {
     }
 }
 
-/// Reads a UTF-8 text file.
+/// Reads a UTF-8 text file: a regular file (or a link to one) no larger than
+/// [`Limit::FileBytes`].
 pub fn read_text(path: &Path) -> Result<String, ReadError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
+    let bytes = read_bytes(path, Limits::current().file_bytes)?;
     String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8(path.to_path_buf()))
+}
+
+/// The bytes of the regular file at `path`, refused over `max` bytes.
+///
+/// The type is checked before opening, since opening a FIFO blocks until a writer comes, and
+/// the size is checked on the open file and again while reading (a file may grow).
+pub fn read_bytes(path: &Path, max: usize) -> Result<Vec<u8>, ReadError> {
+    let not_a_file = || ReadError::NotAFile(path.to_path_buf());
+    if !std::fs::metadata(path).map_err(io(path))?.is_file() {
+        return Err(not_a_file());
+    }
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    let meta = file.metadata().map_err(io(path))?;
+    if !meta.is_file() {
+        return Err(not_a_file());
+    }
+    let too_large = || ReadError::TooLarge {
+        path: path.to_path_buf(),
+        exceeded: LimitExceeded {
+            limit: Limit::FileBytes,
+            max,
+        },
+    };
+    if usize::try_from(meta.len()).map_or(true, |len| len > max) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    let cap = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    file.take(cap).read_to_end(&mut bytes).map_err(io(path))?;
+    if bytes.len() > max {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Every file under `root` (recursively, skipping hidden entries) whose name satisfies `keep`,

@@ -177,8 +177,9 @@ impl KeyFile {
 
     /// Parses a key file, checking that its public key matches its private key.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
+        let value = crate::json::parse(text).map_err(|e| KeyError::BadKeyFile(e.to_string()))?;
         let json: KeyFileJson =
-            serde_json::from_str(text).map_err(|e| KeyError::BadKeyFile(e.to_string()))?;
+            serde_json::from_value(value).map_err(|e| KeyError::BadKeyFile(e.to_string()))?;
         let key = PrivateKey::from_text(&json.private_key)?;
         if key.public_key() != json.public_key.parse::<PublicKey>()? {
             return Err(KeyError::MismatchedKeyFile);
@@ -206,10 +207,13 @@ impl Keyring {
     /// normalised, so spellings of one entity cannot be used to register it twice.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let mut entries: Vec<(String, String)> = Vec::new();
-        for object in
-            serde_json::Deserializer::from_str(text).into_iter::<BTreeMap<String, String>>()
-        {
-            entries.extend(object.map_err(|e| KeyError::BadKeyring(e.to_string()))?);
+        // Strict: an approver listed twice in one object is refused, not last-wins.
+        let objects =
+            crate::json::parse_stream(text).map_err(|e| KeyError::BadKeyring(e.to_string()))?;
+        for object in objects {
+            let object: BTreeMap<String, String> =
+                serde_json::from_value(object).map_err(|e| KeyError::BadKeyring(e.to_string()))?;
+            entries.extend(object);
         }
         let mut keys = BTreeMap::new();
         let mut owners: BTreeMap<[u8; 32], String> = BTreeMap::new();

@@ -48,7 +48,7 @@ pub use decide::{
 pub use pack::{LoadError, Pack, PolicyId, PolicyInfo, pack_hash};
 pub use request::{EntityRef, ProposedAction, RequestError};
 pub use schema::{EXPANSION_ANNOTATION, HUMAN_ANNOTATION, PackSchema};
-pub use source::{LineCol, PackSource, SourceDiagnostic, SourceFile, line_col};
+pub use source::{LineCol, PackSource, Snippet, SourceDiagnostic, SourceFile, line_col};
 pub use tier::{Effect, InvalidTier, PolicyRole, Tier, UnknownTier};
 pub use timestamp::{BadDate, BadTimestamp, CalendarDate, Timestamp};
 
@@ -61,8 +61,12 @@ pub mod baseline;
 /// Reading packs and files from disk.
 #[cfg(feature = "fs")]
 pub mod fs;
+/// Strict JSON: the one reader of every JSON input (no duplicate keys, bounded size and depth).
+pub mod json;
 /// Ed25519 keys, signatures and keyrings.
 pub mod keys;
+/// Bounds on input size and shape, checked before data reaches Cedar or serde.
+pub mod limits;
 /// Static analysis of a pack: `tollgate lint`.
 pub mod lint;
 /// Policy test cases (YAML) and their runner.

@@ -43,8 +43,12 @@ fn threaded<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Se
     let slot = Mutex::new(Some(a));
     let take = || slot.lock().unwrap_or_else(PoisonError::into_inner).take();
     std::thread::scope(|scope| {
+        // The same stack as the caller's work is sized for: this thread parses policies too,
+        // and Cedar's parser recurses once per level of nesting (the default 2 MiB is not
+        // enough at the nesting limits).
         let handle = std::thread::Builder::new()
             .name("tollgate-load".into())
+            .stack_size(crate::limits::Limits::current().stack_bytes())
             .spawn_scoped(scope, || take().map(|a| a()));
         let b = b();
         let a = match handle.map(|h| h.join()) {

@@ -234,8 +234,7 @@ impl ProposedAction {
 
     /// Parses JSON text.
     pub fn from_json_str(text: &str) -> Result<Self, RequestError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| RequestError::Json(e.to_string()))?;
+        let value = crate::json::parse(text).map_err(|e| RequestError::Json(e.to_string()))?;
         Self::from_json(&value)
     }
 

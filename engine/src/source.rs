@@ -1,6 +1,6 @@
 //! Source files and positions: what a pack is read from, and how errors point back into it.
 
-use miette::{LabeledSpan, NamedSource, SourceSpan};
+use miette::{LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 use serde::{Deserialize, Serialize};
 
 /// One named text: a policy file (name relative to the policies folder) or a schema file.
@@ -109,7 +109,7 @@ pub struct SourceDiagnostic {
     #[help]
     pub help: Option<String>,
     #[source_code]
-    pub(crate) src: NamedSource<String>,
+    pub(crate) src: Snippet,
     #[label(collection)]
     pub(crate) labels: Vec<LabeledSpan>,
 }
@@ -123,18 +123,19 @@ impl SourceDiagnostic {
         message: impl Into<String>,
     ) -> Self {
         let message = message.into();
+        let src = Snippet::around(&file.name, &file.text, span).with_language("cedar");
         Self {
             code,
             file: file.name.clone(),
             position: line_col(&file.text, span.offset()),
             policy: None,
-            labels: vec![LabeledSpan::new_with_span(
+            labels: src.clip(vec![LabeledSpan::new_with_span(
                 Some(short_label(&message)),
                 span,
-            )],
+            )]),
             message,
             help: None,
-            src: NamedSource::new(file.name.clone(), file.text.clone()).with_language("cedar"),
+            src,
         }
     }
 
@@ -143,7 +144,8 @@ impl SourceDiagnostic {
     pub(crate) fn with_labels(mut self, labels: Vec<LabeledSpan>, text: &str) -> Self {
         if let Some(first) = labels.first() {
             self.position = line_col(text, first.offset());
-            self.labels = labels;
+            self.src = Snippet::around(&self.file, text, *first.inner()).with_language("cedar");
+            self.labels = self.src.clip(labels);
         }
         self
     }
@@ -157,6 +159,154 @@ impl SourceDiagnostic {
         self.help = Some(help.into());
         self
     }
+}
+
+/// The part of a source text a diagnostic shows: the lines around a span, cut to a bounded
+/// width and length, with the true line and column of where it starts.
+///
+/// miette renders whole lines, and a machine-written file can be one line megabytes long: a
+/// snippet of it cost as much as the file, and miette's renderer panics on lines wider than
+/// 65,535 columns. The message keeps the true line and column; only the snippet is cut.
+#[derive(Debug, Clone)]
+pub struct Snippet {
+    name: String,
+    language: Option<String>,
+    /// The window's text, a contiguous slice of the file.
+    text: String,
+    /// Byte offset of the window in the file.
+    start: usize,
+    /// 0-based line and column (in characters) of the window's start in the file.
+    line: usize,
+    column: usize,
+}
+
+impl Snippet {
+    /// At most this many bytes are shown before and after the start of the span on its line.
+    pub const WIDTH: usize = 120;
+    /// At most this many bytes are shown in all.
+    pub const MAX_BYTES: usize = 4096;
+
+    /// The window of `text` around `span` (byte offsets into `text`).
+    pub fn around(name: &str, text: &str, span: SourceSpan) -> Self {
+        let at = floor_char(text, span.offset());
+        // From the start of the span's line, or WIDTH bytes before the span if that is later.
+        let line_start = text
+            .get(..at)
+            .and_then(|t| t.rfind('\n'))
+            .map_or(0, |i| i + 1);
+        let start = floor_char(text, line_start.max(at.saturating_sub(Self::WIDTH)));
+        // To the end of the span's last line, at most WIDTH bytes past the span and MAX_BYTES
+        // in all.
+        let span_end = floor_char(text, span.offset().saturating_add(span.len())).max(at);
+        let last_line_end = text
+            .get(span_end..)
+            .and_then(|t| t.find('\n'))
+            .map_or(text.len(), |i| span_end + i);
+        let end = last_line_end
+            .min(span_end.saturating_add(Self::WIDTH))
+            .min(start.saturating_add(Self::MAX_BYTES));
+        let end = ceil_char(text, end.max(start));
+        let position = line_col(text, start);
+        Self {
+            name: name.to_string(),
+            language: None,
+            text: text.get(start..end).unwrap_or_default().to_string(),
+            start,
+            line: position.line - 1,
+            column: position.column - 1,
+        }
+    }
+
+    /// Sets the language used to highlight the snippet.
+    pub fn with_language(mut self, language: &str) -> Self {
+        self.language = Some(language.to_string());
+        self
+    }
+
+    fn end(&self) -> usize {
+        self.start + self.text.len()
+    }
+
+    /// The labels cut to the window; those entirely outside it are dropped.
+    pub fn clip(&self, labels: Vec<LabeledSpan>) -> Vec<LabeledSpan> {
+        labels
+            .into_iter()
+            .filter_map(|l| {
+                let from = l.offset().clamp(self.start, self.end());
+                let to = l
+                    .offset()
+                    .saturating_add(l.len())
+                    .clamp(self.start, self.end());
+                let inside = (l.offset() >= self.start && l.offset() <= self.end()) || to > from;
+                inside.then(|| {
+                    LabeledSpan::new_with_span(l.label().map(str::to_string), (from, to - from))
+                })
+            })
+            .collect()
+    }
+
+    /// 0-based line and column of byte `offset` (within the window) in the file.
+    fn position_of(&self, offset: usize) -> (usize, usize) {
+        let rel = floor_char(&self.text, offset.saturating_sub(self.start));
+        let before = self.text.get(..rel).unwrap_or_default();
+        match before.rfind('\n') {
+            Some(i) => (
+                self.line + before.matches('\n').count(),
+                before.get(i + 1..).map_or(0, |s| s.chars().count()),
+            ),
+            None => (self.line, self.column + before.chars().count()),
+        }
+    }
+}
+
+impl SourceCode for Snippet {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        if span.offset() < self.start || span.offset() > self.end() {
+            return Err(MietteError::OutOfBounds);
+        }
+        // With no context asked for, miette wants where the span starts (for its header);
+        // otherwise the whole window.
+        let (data, from) = if context_lines_before == 0 && context_lines_after == 0 {
+            let rel = floor_char(&self.text, span.offset() - self.start);
+            (self.text.get(rel..).unwrap_or_default(), self.start + rel)
+        } else {
+            (self.text.as_str(), self.start)
+        };
+        let (line, column) = self.position_of(from);
+        let contents = MietteSpanContents::new_named(
+            self.name.clone(),
+            data.as_bytes(),
+            (from, data.len()).into(),
+            line,
+            column,
+            data.lines().count(),
+        );
+        Ok(Box::new(match &self.language {
+            Some(language) => contents.with_language(language.clone()),
+            None => contents,
+        }))
+    }
+}
+
+fn floor_char(text: &str, offset: usize) -> usize {
+    let mut i = offset.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char(text: &str, offset: usize) -> usize {
+    let mut i = offset.min(text.len());
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 fn short_label(message: &str) -> String {

@@ -227,7 +227,7 @@ mod files {
             Some(Value::String(rel)) => {
                 let p = path.parent().unwrap_or(Path::new(".")).join(rel);
                 let text = read_text(&p)?;
-                serde_json::from_str(&text).map_err(|e| TestLoadError::Entities {
+                crate::json::parse(&text).map_err(|e| TestLoadError::Entities {
                     path: p,
                     message: e.to_string(),
                 })?

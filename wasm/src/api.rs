@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tollgate_engine::approvals::{ApprovalRecord, Verification, parse_approvals, verify};
 use tollgate_engine::keys::Keyring;
+use tollgate_engine::limits::DEFAULT_LIMITS;
 use tollgate_engine::lint::report::json_findings;
 use tollgate_engine::lint::{LintError, WorkflowFile};
 use tollgate_engine::{
@@ -322,7 +323,11 @@ fn parse<T: serde::de::DeserializeOwned>(input: &[u8]) -> Result<T, AbiError> {
     if !text.trim_start().starts_with('{') {
         return Err(AbiError::BadJson("expected a JSON object".into()));
     }
-    serde_json::from_str(text).map_err(|e| AbiError::BadJson(e.to_string()))
+    // Strict: a duplicate key, or keys beside an `__entity` escape, would mean one thing to
+    // the module and another to a reader of the same bytes.
+    let value = tollgate_engine::json::parse_with(text, &DEFAULT_LIMITS)
+        .map_err(|e| AbiError::BadJson(e.to_string()))?;
+    serde_json::from_value(value).map_err(|e| AbiError::BadJson(e.to_string()))
 }
 
 fn check_text_depth(file: &SourceFile) -> Result<(), AbiError> {

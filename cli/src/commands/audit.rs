@@ -111,8 +111,8 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
                 .enumerate()
                 .filter(|(_, l)| !l.trim().is_empty())
                 .map(|(i, l)| {
-                    serde_json::from_str(l)
-                        .map_err(|e| miette!("{name}:{}: not valid JSON: {e}", i + 1))
+                    tollgate_engine::json::parse(l)
+                        .map_err(|e| miette!("{name}:{}: {}", i + 1, e.message()))
                 })
                 .collect::<Result<_, _>>()?;
             match args.format {

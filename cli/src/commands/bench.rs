@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use miette::miette;
 use serde::Serialize;
-use serde_json::Value;
 use tollgate_engine::baseline::{PlainRequest, plain_cedar};
 use tollgate_engine::{PreparedEntities, ProposedAction};
 
@@ -75,7 +74,7 @@ pub fn run(args: BenchArgs) -> miette::Result<u8> {
             break;
         }
         for (_, text) in chunk {
-            let parsed = serde_json::from_str::<Value>(&text)
+            let parsed = tollgate_engine::json::parse(&text)
                 .ok()
                 .and_then(|v| ProposedAction::from_json(&v).ok());
             // Only requests both engines can decide are timed.

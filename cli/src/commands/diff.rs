@@ -123,8 +123,8 @@ pub fn run(args: DiffArgs) -> miette::Result<u8> {
             break;
         }
         for (line, text) in chunk {
-            let value: Value = serde_json::from_str(&text)
-                .map_err(|e| miette!("{}:{line}: not valid JSON: {e}", args.requests.display()))?;
+            let value: Value = tollgate_engine::json::parse(&text)
+                .map_err(|e| miette!("{}:{line}: {}", args.requests.display(), e.message()))?;
             let request = ProposedAction::from_json(&value)
                 .map_err(|e| miette!("{}:{line}: {e}", args.requests.display()))?;
             summary.requests += 1;

@@ -75,8 +75,8 @@ fn decide_line(
     line: usize,
     text: &str,
 ) -> Decided {
-    let result = serde_json::from_str::<Value>(text)
-        .map_err(|e| format!("not valid JSON: {e}"))
+    let result = tollgate_engine::json::parse(text)
+        .map_err(|e| e.message())
         .and_then(|v| ProposedAction::from_json(&v).map_err(|e| e.to_string()))
         .and_then(|r| match pack.decide(&r, entities, at) {
             Ok(d) => Ok((r, d)),

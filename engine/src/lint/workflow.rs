@@ -95,6 +95,9 @@ impl WorkflowFile {
         if workflow.steps.is_empty() {
             return Err(err("no steps".into()));
         }
+        crate::limits::Limits::current()
+            .check(crate::limits::Limit::WorkflowSteps, workflow.steps.len())
+            .map_err(|e| err(format!("the workflow has {e}")))?;
         let entities = match &workflow.entities {
             Some(inline @ Value::Array(_)) => inline.clone(),
             _ => Value::Array(Vec::new()),
@@ -295,7 +298,7 @@ mod files {
                     let p = path.parent().unwrap_or(Path::new(".")).join(rel);
                     let text = read_text(&p)?;
                     let entities =
-                        serde_json::from_str(&text).map_err(|e| WorkflowLoadError::Entities {
+                        crate::json::parse(&text).map_err(|e| WorkflowLoadError::Entities {
                             path: p,
                             message: e.to_string(),
                         })?;

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::{LoadError, Pack, PolicyId, PolicyInfo};
 use crate::annotations::{POLICY_KEYS, find_in_cedar, keys_help, misspelling_of};
 use crate::lexical::{policy_boundary_after, swap_effect};
+use crate::limits::{Limit, LimitExceeded, Limits};
 use crate::parallel;
 use crate::schema::PackSchema;
 use crate::source::{LineCol, LineIndex, PackSource, SourceDiagnostic, SourceFile};
@@ -461,6 +462,27 @@ impl Problem {
     }
 }
 
+/// A file over the size or bracket-nesting limit, as a diagnostic pointing at where it crossed.
+fn over_limits(file: &SourceFile, limits: &Limits) -> Option<SourceDiagnostic> {
+    let (offset, e) = match limits.check_bytes(file.text.len()) {
+        Err(e) => (0, e),
+        Ok(()) => {
+            let offset = limits.text_too_deep_at(&file.text)?;
+            let e = LimitExceeded {
+                limit: Limit::TextDepth,
+                max: limits.text_depth,
+            };
+            (offset, e)
+        }
+    };
+    Some(SourceDiagnostic::new(
+        "tollgate::limit",
+        file,
+        (offset, 1).into(),
+        e.to_string(),
+    ))
+}
+
 /// Everything read from the files before any Cedar set is built.
 pub(super) struct Gathered {
     pub(super) source: PackSource,
@@ -482,7 +504,21 @@ pub(super) fn gather(source: PackSource) -> Gathered {
         .map(Problem::fatal)
         .collect();
 
+    // Files over a limit are not handed to Cedar, whose parser recurses once per bracket.
+    let limits = Limits::current();
+    let over: Vec<SourceDiagnostic> = source
+        .schemas
+        .iter()
+        .chain(&source.policies)
+        .filter_map(|f| over_limits(f, &limits))
+        .collect();
+    let over_names: Vec<&str> = over.iter().map(|d| d.file.as_str()).collect();
+    let schema_over = source
+        .schemas
+        .iter()
+        .any(|f| over_names.contains(&f.name.as_str()));
     let schema = match PackSchema::load(&source.schemas) {
+        _ if schema_over => None,
         Ok(s) if !source.schemas.is_empty() => Some(s),
         Ok(_) => None,
         Err(p) => {
@@ -494,6 +530,9 @@ pub(super) fn gather(source: PackSource) -> Gathered {
     let mut policies = Vec::new();
     let mut rejected = Vec::new();
     for file in &source.policies {
+        if over_names.contains(&file.name.as_str()) {
+            continue;
+        }
         let mut parsed = parse_file(file);
         policies.append(&mut parsed.policies);
         rejected.append(&mut parsed.rejected);
@@ -528,6 +567,20 @@ pub(super) fn gather(source: PackSource) -> Gathered {
         }
     }
     problems.extend(duplicates.into_iter().map(Problem::fatal));
+    problems.extend(over.into_iter().map(Problem::fatal));
+    if let Err(e) = limits.check(Limit::Policies, policies.len() + rejected.len()) {
+        let first = source
+            .policies
+            .first()
+            .cloned()
+            .unwrap_or_else(|| SourceFile::new("", ""));
+        problems.push(Problem::fatal(SourceDiagnostic::new(
+            "tollgate::limit",
+            &first,
+            (0, 0).into(),
+            format!("the pack has {e}"),
+        )));
+    }
 
     Gathered {
         source,

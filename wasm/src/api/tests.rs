@@ -146,6 +146,33 @@ fn hostile_and_malformed_input_is_an_error_result() {
 }
 
 #[test]
+fn duplicate_keys_and_keys_beside_escapes_are_refused() {
+    let (guest, handle) = loaded();
+    let inputs = [
+        // A duplicate key nested in the request: prod for the module, staging for a reader.
+        format!(
+            r#"{{"request": {{"principal": "Agent::\"triage-bot\"", "action": "Action::\"read_logs\"", "resource": "Environment::\"staging\"", "resource": "Environment::\"prod\""}}, "at": "{AT}"}}"#
+        ),
+        format!(
+            r#"{{"request": {{"principal": "Agent::\"triage-bot\"", "action": "Action::\"read_logs\"", "resource": {{"type": "Environment", "id": "staging", "__entity": {{"type": "Environment", "id": "prod"}}}}}}, "at": "{AT}"}}"#
+        ),
+        // A duplicate top-level field.
+        format!(
+            r#"{{"request": {{"principal": "Agent::\"triage-bot\"", "action": "Action::\"read_logs\"", "resource": "Environment::\"staging\""}}, "at": "{AT}", "at": "2030-01-01T00:00:00Z"}}"#
+        ),
+    ];
+    for input in inputs {
+        let out = json_of(&guest.decide(handle, input.as_bytes()));
+        assert_eq!(out["error"]["kind"], "bad_input", "{out}");
+        let message = out["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("duplicate key") || message.contains("`__entity` with other keys"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
 fn a_request_that_does_not_fit_gets_the_clis_message() {
     let (guest, handle) = loaded();
     let mut request = example("request.json");
