@@ -208,6 +208,9 @@ fn an_approval_record_with_a_duplicate_key_is_refused() {
         s(&key),
         "--at",
         "2026-06-01T11:50:00Z",
+        "--entities",
+        "examples/entities.json",
+        "--yes",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // A first-key reader sees mallory approving; the signature covers alice.

@@ -310,6 +310,9 @@ fn a_denied_verify_exits_4_even_when_nobody_reads_it() {
         "--reject",
         "--evidence",
         "change freeze",
+        "--entities",
+        "examples/entities.json",
+        "--yes",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     std::fs::write(p("approvals.jsonl"), &out.stdout).unwrap();

@@ -206,8 +206,10 @@ impl ChainHead {
     /// signed record of `audit head --sign-key`. With `pubkey`, the head must be signed by it;
     /// without, a signed head is refused rather than trusted unchecked.
     pub fn parse(text: &str, pubkey: Option<&PublicKey>) -> Result<Self, HeadError> {
+        let value =
+            crate::json::parse(text.trim()).map_err(|e| HeadError::Malformed(e.message()))?;
         let raw: HeadJson =
-            serde_json::from_str(text.trim()).map_err(|e| HeadError::Malformed(e.to_string()))?;
+            serde_json::from_value(value).map_err(|e| HeadError::Malformed(e.to_string()))?;
         if raw.kind.as_deref().is_some_and(|k| k != HEAD_KIND) {
             return Err(HeadError::Malformed(format!(
                 "`kind` must be \"{HEAD_KIND}\""

@@ -74,7 +74,8 @@ impl Limit {
             Limit::JsonDepth => 120,
             Limit::TextDepth => 1_000,
             Limit::HierarchyDepth => 10_000,
-            Limit::FileBytes => 1 << 40,
+            // 1 TiB where `usize` holds it; all of memory on 32-bit targets (wasm32).
+            Limit::FileBytes => usize::try_from(1u64 << 40).unwrap_or(usize::MAX),
             Limit::Entities | Limit::WorkflowSteps | Limit::Policies => 100_000_000,
         }
     }

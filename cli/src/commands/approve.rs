@@ -108,10 +108,10 @@ fn summary(
     let _ = writeln!(out, "  action    {}", shown_display(&request.action));
     let _ = writeln!(out, "  resource  {}", shown_display(&request.resource));
     let context = Value::Object(request.context.clone());
-    let _ = writeln!(out, "  context   {context}");
+    let _ = writeln!(out, "  context   {}", shown_display(&context));
     match request.context.get("recommendation") {
         Some(r) => {
-            let _ = writeln!(out, "Agent's recommendation: {r}");
+            let _ = writeln!(out, "Agent's recommendation: {}", shown_display(r));
         }
         None => {
             let _ = writeln!(out, "Agent's recommendation: none given");
