@@ -516,8 +516,11 @@ fn audit_log_seed() -> Vec<u8> {
     log.into_bytes()
 }
 
+/// A fuzz target: takes any bytes, panics only when an invariant breaks.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name, for the smoke tests and the seed script.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("decide_request", decide_request),
     ("load_policies", load_policies),
     ("lint_workflow", lint_workflow),

@@ -467,7 +467,7 @@ pub enum AuditCommand {
     /// Exit 0 intact, 1 tampered (naming the first bad line) or a request allowed twice (naming
     /// both lines), 2 could not read (or a stored head that cannot be used).
     Verify(AuditVerifyArgs),
-    /// Print the records.
+    /// Print the records (exit 1, with a warning, when the log does not verify).
     Show(AuditShowArgs),
     /// Print the record count and head hash, to store elsewhere (a ticket, a CI artifact).
     ///

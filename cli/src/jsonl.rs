@@ -10,6 +10,8 @@ use miette::{IntoDiagnostic, WrapErr};
 /// A source of numbered, non-blank lines.
 pub struct Lines {
     reader: Box<dyn BufRead>,
+    /// The file's name as given (`<stdin>` for `-`), for messages.
+    name: String,
     number: usize,
     /// Total bytes, when reading a file (for a progress bar).
     pub size: Option<u64>,
@@ -23,10 +25,22 @@ impl Lines {
         if path.as_os_str() == "-" {
             return Ok(Self {
                 reader: Box::new(BufReader::new(std::io::stdin())),
+                name: "<stdin>".into(),
                 number: 0,
                 size: None,
                 consumed: 0,
             });
+        }
+        // A FIFO or device would block the read forever, as for every other input file.
+        let is_file = std::fs::metadata(path)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("opening {}", path.display()))?
+            .is_file();
+        if !is_file {
+            return Err(miette::miette!(
+                "{}: not a regular file (a FIFO, socket or device could block the read)",
+                path.display()
+            ));
         }
         let file = File::open(path)
             .into_diagnostic()
@@ -34,6 +48,7 @@ impl Lines {
         let size = file.metadata().ok().map(|m| m.len());
         Ok(Self {
             reader: Box::new(BufReader::with_capacity(1 << 16, file)),
+            name: path.display().to_string(),
             number: 0,
             size,
             consumed: 0,
@@ -49,7 +64,9 @@ impl Lines {
                 .take(1 << 24)
                 .read_line(&mut line)
                 .into_diagnostic()
-                .wrap_err_with(|| format!("reading line {}", self.number + 1))?;
+                .wrap_err_with(|| {
+                    format!("{}:{}: cannot read the line", self.name, self.number + 1)
+                })?;
             if n == 0 {
                 break;
             }

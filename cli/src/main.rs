@@ -11,6 +11,7 @@ mod jsonl;
 mod lint_output;
 mod output;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -33,6 +34,12 @@ pub mod exit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // On a terminal, diagnostics wrap to its width; elsewhere (CI logs, a file, another
+    // program) each message stays on one line, so a file name or a message can be searched for.
+    let wrap = std::io::stderr().is_terminal();
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(wrap).build())
+    }));
     match on_sized_stack(cli) {
         Ok(code) => ExitCode::from(code),
         Err(report) => {

@@ -108,6 +108,13 @@ fn where_(path: &str) -> String {
     }
 }
 
+/// Checks a value that came from elsewhere (YAML test cases and workflows) as if it had been
+/// read as JSON: an escape object with other keys beside it, or nesting over the limit, is
+/// refused the same way. (YAML's own reader already refuses a key given twice.)
+pub fn recheck(value: &Value) -> Result<Value, JsonError> {
+    parse(&value.to_string())
+}
+
 /// Parses one JSON value under the process's [limits](Limits::current).
 pub fn parse(text: &str) -> Result<Value, JsonError> {
     parse_with(text, &Limits::current())

@@ -126,8 +126,9 @@ pub fn run_case(
     default_at: Timestamp,
 ) -> CaseResult {
     let at = case.at.or(file.at).unwrap_or(default_at);
-    let actual = ProposedAction::from_json(&case.request)
-        .map_err(|e| e.to_string())
+    let actual = crate::json::recheck(&case.request)
+        .map_err(|e| e.message())
+        .and_then(|request| ProposedAction::from_json(&request).map_err(|e| e.to_string()))
         .and_then(|r| pack.decide(&r, entities, at).map_err(|e| e.to_string()));
     let failures = check(&case.expect, &actual);
     CaseResult {
@@ -232,7 +233,10 @@ mod files {
                     message: e.to_string(),
                 })?
             }
-            Some(inline) => inline.clone(),
+            Some(inline) => crate::json::recheck(inline).map_err(|e| TestLoadError::Entities {
+                path: path.to_path_buf(),
+                message: e.message(),
+            })?,
         };
         Ok(LoadedTestFile {
             path: path.to_path_buf(),

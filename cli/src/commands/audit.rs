@@ -11,7 +11,7 @@ use tollgate_engine::keys::{KeyFile, PublicKey};
 use crate::cli::{AuditCommand, Format, TableFormat};
 use crate::exit;
 use crate::input::{read_input, read_key_file};
-use crate::output::{print, println, shown};
+use crate::output::{eprint, print, println, shown};
 
 pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
     match cmd {
@@ -121,7 +121,20 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
                 }
                 TableFormat::Table => print(&table(&records))?,
             }
-            Ok(exit::OK)
+            // Showing a log that does not verify as if it were the record would mislead: say so,
+            // and fail as `audit verify` does.
+            match verify_chain(&text, &ChainCheck::default()) {
+                Ok(_) => Ok(exit::OK),
+                Err(problem) => {
+                    eprint(&format!(
+                        "{}:{}: TAMPERED: {} (the records above are not a trustworthy record; run `tollgate audit verify`)\n",
+                        shown(&name),
+                        problem.line,
+                        shown(&problem.message)
+                    ));
+                    Ok(exit::FAILED)
+                }
+            }
         }
     }
 }

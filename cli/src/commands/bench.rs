@@ -11,7 +11,7 @@ use crate::cli::{BenchArgs, Format};
 use crate::exit;
 use crate::input::{evaluation_time, load_entities, load_pack};
 use crate::jsonl::Lines;
-use crate::output::{note_no_entities, print, println};
+use crate::output::{note_no_entities, print, println, shown};
 
 #[derive(Debug, Serialize)]
 struct Stats {
@@ -67,30 +67,40 @@ pub fn run(args: BenchArgs) -> miette::Result<u8> {
     let mut requests = Vec::new();
     let mut plain = Vec::new();
     let mut skipped = 0;
+    // Why the first skipped line was skipped, so that a file of which nothing can be timed says why.
+    let mut first_skip: Option<String> = None;
     let mut lines = Lines::open(&args.requests)?;
     loop {
         let chunk = lines.chunk(4096)?;
         if chunk.is_empty() {
             break;
         }
-        for (_, text) in chunk {
+        for (number, text) in chunk {
             let parsed = tollgate_engine::json::parse(&text)
-                .ok()
-                .and_then(|v| ProposedAction::from_json(&v).ok());
+                .map_err(|e| e.message())
+                .and_then(|v| ProposedAction::from_json(&v).map_err(|e| e.to_string()));
             // Only requests both engines can decide are timed.
-            match parsed.and_then(|r| PlainRequest::new(&pack, &r, at).ok().map(|p| (r, p))) {
-                Some((r, p)) => {
+            match parsed.and_then(|r| {
+                PlainRequest::new(&pack, &r, at)
+                    .map(|p| (r, p))
+                    .map_err(|e| e.to_string())
+            }) {
+                Ok((r, p)) => {
                     requests.push(r);
                     plain.push(p);
                 }
-                None => skipped += 1,
+                Err(why) => {
+                    skipped += 1;
+                    first_skip.get_or_insert_with(|| format!("line {number}: {why}"));
+                }
             }
         }
     }
     if requests.is_empty() {
         return Err(miette!(
-            "{}: no request could be decided",
-            args.requests.display()
+            "{}: no request could be decided (first, {})",
+            args.requests.display(),
+            first_skip.as_deref().map(shown).unwrap_or_default()
         ));
     }
     let budget = Duration::from_secs_f64(args.time);

@@ -99,9 +99,14 @@ impl WorkflowFile {
             .check(crate::limits::Limit::WorkflowSteps, workflow.steps.len())
             .map_err(|e| err(format!("the workflow has {e}")))?;
         let entities = match &workflow.entities {
-            Some(inline @ Value::Array(_)) => inline.clone(),
+            Some(inline @ Value::Array(_)) => crate::json::recheck(inline)
+                .map_err(|e| err(format!("entities: {}", e.message())))?,
             _ => Value::Array(Vec::new()),
         };
+        for (n, step) in workflow.steps.iter().enumerate() {
+            crate::json::recheck(&Value::Object(step.context.clone()))
+                .map_err(|e| err(format!("step {}: context: {}", n + 1, e.message())))?;
+        }
         let step_spans = step_spans(&source.text, workflow.steps.len());
         Ok(Self {
             source,
