@@ -6,13 +6,13 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cedar_policy::{Authorizer, Context, Entities, Request};
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::Value;
 use tollgate::synthetic::{self, Shape};
 use tollgate_engine::fs::read_pack;
+use tollgate_engine::reference::{PlainRequest, decide_unindexed, plain_cedar};
 use tollgate_engine::testcase::{find_test_files, load_test_file};
-use tollgate_engine::{Evaluation, Pack, PreparedEntities, ProposedAction, Timestamp};
+use tollgate_engine::{Pack, PreparedEntities, ProposedAction, Timestamp};
 
 fn at() -> Timestamp {
     "2026-06-01T12:00:00Z"
@@ -23,22 +23,15 @@ fn at() -> Timestamp {
 struct Case {
     pack: Pack,
     entities: PreparedEntities,
-    cedar_entities: Entities,
     requests: Vec<ProposedAction>,
     /// The same requests as plain Cedar would receive them: JSON to be parsed per call.
-    cedar_inputs: Vec<(
-        Value,
-        cedar_policy::EntityUid,
-        cedar_policy::EntityUid,
-        cedar_policy::EntityUid,
-    )>,
+    cedar_inputs: Vec<PlainRequest>,
 }
 
 fn case(pack: Pack, entities: &Value, requests: Vec<Value>) -> Case {
     let prepared = pack
         .entities_from_json(entities)
         .unwrap_or_else(|e| panic!("{e}"));
-    let cedar_entities = prepared.cedar().clone();
     let mut parsed = Vec::new();
     let mut cedar_inputs = Vec::new();
     for r in requests {
@@ -46,24 +39,15 @@ fn case(pack: Pack, entities: &Value, requests: Vec<Value>) -> Case {
             continue;
         };
         // Only requests that are valid decisions (policy tests also hold error cases).
-        let Ok(request) = pack.cedar_request(&p, at()) else {
+        let Ok(plain) = PlainRequest::new(&pack, &p, at()) else {
             continue;
         };
-        let ctx = request
-            .context()
-            .map_or(Value::Null, |c| c.to_json_value().unwrap_or(Value::Null));
-        cedar_inputs.push((
-            ctx,
-            p.principal.uid().clone(),
-            p.action.uid().clone(),
-            p.resource.uid().clone(),
-        ));
+        cedar_inputs.push(plain);
         parsed.push(p);
     }
     Case {
         pack,
         entities: prepared,
-        cedar_entities,
         requests: parsed,
         cedar_inputs,
     }
@@ -102,9 +86,6 @@ fn compare(c: &mut Criterion, name: &str, case: &Case) {
         .measurement_time(Duration::from_secs(4))
         .warm_up_time(Duration::from_secs(1))
         .sample_size(30);
-    let schema = case.pack.schema().map(|s| s.cedar());
-    let authorizer = Authorizer::new();
-    let policies = case.pack.cedar_policies();
     let n = case.requests.len();
     group.bench_function(BenchmarkId::new("tollgate", n), |b| {
         let mut i = 0;
@@ -121,11 +102,7 @@ fn compare(c: &mut Criterion, name: &str, case: &Case) {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % n;
-            black_box(
-                case.pack
-                    .decide_with(&case.requests[i], &case.entities, at(), Evaluation::Full)
-                    .ok(),
-            )
+            black_box(decide_unindexed(&case.pack, &case.requests[i], &case.entities, at()).ok())
         })
     });
     // Plain Cedar does the same work a service would: build the request from JSON (with the
@@ -134,13 +111,11 @@ fn compare(c: &mut Criterion, name: &str, case: &Case) {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % n;
-            let (ctx, p, a, r) = &case.cedar_inputs[i];
-            let context = Context::from_json_value(ctx.clone(), schema.map(|s| (s, a))).ok();
-            let request =
-                context.and_then(|c| Request::new(p.clone(), a.clone(), r.clone(), c, schema).ok());
-            black_box(
-                request.map(|req| authorizer.is_authorized(&req, policies, &case.cedar_entities)),
-            )
+            black_box(plain_cedar(
+                &case.pack,
+                &case.entities,
+                &case.cedar_inputs[i],
+            ))
         })
     });
     group.finish();

@@ -120,7 +120,10 @@ pub fn assert_fail_closed(pack: &Pack, decision: &Decision) {
                 "an erroring {gate} gate must still require its approvals: {decision:?}"
             ),
             (Effect::Permit, _) => assert!(
-                !decision.determining.iter().any(|d| d.id == error.policy),
+                !decision
+                    .determining
+                    .iter()
+                    .any(|d| d.id.as_str() == error.policy),
                 "an erroring permit must grant nothing: {decision:?}"
             ),
         }

@@ -7,7 +7,8 @@ mod support;
 use proptest::prelude::*;
 use serde_json::json;
 use support::scopes::action_scope;
-use tollgate_engine::{Evaluation, Pack, PackSource, ProposedAction, SourceFile, Timestamp};
+use tollgate_engine::reference::decide_unindexed;
+use tollgate_engine::{Pack, PackSource, ProposedAction, SourceFile, Timestamp};
 
 const SCHEMA: &str = r#"
     entity U; entity R;
@@ -85,8 +86,8 @@ proptest! {
             "principal": "U::\"u\"", "action": format!("Action::\"{action}\""), "resource": "R::\"r\"",
             "context": {"n": n}
         })).unwrap();
-        let indexed = pack.decide_with(&request, &entities, at(), Evaluation::Indexed);
-        let full = pack.decide_with(&request, &entities, at(), Evaluation::Full);
+        let indexed = pack.decide(&request, &entities, at());
+        let full = decide_unindexed(&pack, &request, &entities, at());
         prop_assert_eq!(indexed, full);
     }
 }
@@ -109,8 +110,8 @@ fn a_split_index_decides_as_full_evaluation() {
     let mut tiers = std::collections::BTreeSet::new();
     for r in &requests {
         let request = ProposedAction::from_json(r).unwrap();
-        let indexed = pack.decide_with(&request, &entities, at(), Evaluation::Indexed);
-        let full = pack.decide_with(&request, &entities, at(), Evaluation::Full);
+        let indexed = pack.decide(&request, &entities, at());
+        let full = decide_unindexed(&pack, &request, &entities, at());
         if let Ok(d) = &indexed {
             tiers.insert(d.tier.as_str());
         }

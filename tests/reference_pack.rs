@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tollgate_engine::fs::read_pack;
 use tollgate_engine::testcase::{find_test_files, load_test_file, run_suite};
-use tollgate_engine::{Pack, Tier, Timestamp};
+use tollgate_engine::{AnnotationKey, Pack, Tier, Timestamp};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -75,13 +75,8 @@ fn the_index_changes_no_reference_decision() {
             let at = case.at.or(loaded.file.at).unwrap_or(default_at);
             if let Ok(request) = tollgate_engine::ProposedAction::from_json(&case.request) {
                 assert_eq!(
-                    pack.decide_with(&request, &entities, at, tollgate_engine::Evaluation::Full),
-                    pack.decide_with(
-                        &request,
-                        &entities,
-                        at,
-                        tollgate_engine::Evaluation::Indexed
-                    ),
+                    tollgate_engine::reference::decide_unindexed(&pack, &request, &entities, at),
+                    pack.decide(&request, &entities, at),
                     "{}",
                     case.name
                 );
@@ -94,11 +89,19 @@ fn the_index_changes_no_reference_decision() {
 fn reference_pack_has_ids_tiers_reasons_and_controls() {
     let pack = reference_pack();
     for p in pack.policies() {
-        assert!(p.annotation("id").is_some(), "{} has no @id", p.source());
+        assert!(
+            p.annotation(AnnotationKey::Id).is_some(),
+            "{} has no @id",
+            p.source()
+        );
         assert!(p.reason().is_some(), "{} has no @reason", p.id());
         assert!(!p.controls().is_empty(), "{} has no @control", p.id());
         if p.effect() == tollgate_engine::Effect::Permit {
-            assert!(p.annotation("tier").is_some(), "{} has no @tier", p.id());
+            assert!(
+                p.annotation(AnnotationKey::Tier).is_some(),
+                "{} has no @tier",
+                p.id()
+            );
         }
     }
 }

@@ -271,7 +271,7 @@ fn least_level_tier(pols: &[Pol], r: &Req) -> Tier {
 }
 
 fn key(d: &Decision) -> (Tier, Vec<String>, Vec<String>) {
-    let mut det: Vec<String> = d.determining.iter().map(|p| p.id.clone()).collect();
+    let mut det: Vec<String> = d.determining.iter().map(|p| p.id.to_string()).collect();
     det.sort();
     let mut errs: Vec<String> = d.errors.iter().map(|e| e.policy.clone()).collect();
     errs.sort();

@@ -10,17 +10,18 @@
 //! longer ones. Other keys stay allowed: packs may carry their own annotations.
 
 use crate::lexical::{code_only, is_ident_byte};
+use crate::model::policy::AnnotationKey;
 use crate::schema::{EXPANSION_ANNOTATION, HUMAN_ANNOTATION};
 
 /// The annotation keys tollgate reads on policies.
 pub(crate) const POLICY_KEYS: &[&str] = &[
-    "tier",
-    "id",
-    "reason",
-    "control",
-    "owner",
-    "review_by",
-    "expansion_ok",
+    AnnotationKey::Tier.as_str(),
+    AnnotationKey::Id.as_str(),
+    AnnotationKey::Reason.as_str(),
+    AnnotationKey::Control.as_str(),
+    AnnotationKey::Owner.as_str(),
+    AnnotationKey::ReviewBy.as_str(),
+    AnnotationKey::ExpansionOk.as_str(),
 ];
 
 /// The annotation keys tollgate reads on schema entity types and actions.

@@ -36,7 +36,7 @@ pub(crate) fn direct_context(
         pairs.push((key.clone(), value(v, hints.and_then(|h| h.get(key)))?));
     }
     if let Some(now) = now {
-        pairs.push((crate::decide::NOW.to_string(), datetime(now)));
+        pairs.push((crate::NOW.to_string(), datetime(now)));
     }
     Context::from_pairs(pairs).ok()
 }

@@ -6,9 +6,11 @@
 //! every policy: a policy left out has an action scope that is false for the request, and a false
 //! scope makes a policy unsatisfied without evaluating (or erroring in) its conditions.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use cedar_policy::{ActionConstraint, EntityUid, Policy, PolicySet, Schema};
+use cedar_policy::{EntityUid, Policy, PolicySet};
+
+use crate::schema::actions::{ActionHierarchy, ActionScope, Reach};
 
 /// Shadow policy sets keyed by the request's action.
 #[derive(Debug, Default)]
@@ -49,36 +51,27 @@ impl<'a> From<&'a PolicySet> for Candidates<'a> {
     }
 }
 
-/// Which actions a policy's scope can match.
-enum Reach {
-    /// Every action (no action constraint, or an `in` the schema cannot resolve).
-    All,
-    /// Exactly these actions.
-    Only(BTreeSet<EntityUid>),
-}
-
 impl ActionIndex {
     /// Groups `shadow` policies (already in the pack's order) by the actions they can match.
-    /// `schema` resolves `action in Group`; without it (or when the schema declares external
-    /// actions, whose groups it does not know) an `in` scope may match anything.
-    pub(crate) fn build(shadow: &[Policy], schema: Option<&Schema>) -> Result<Self, String> {
-        Self::build_within(shadow, schema, MERGE_BUDGET)
+    /// `hierarchy` resolves `action in Group`; without it (no schema, or one that declares
+    /// external actions, whose groups it does not know) an `in` scope may match anything.
+    pub(crate) fn build(
+        shadow: &[Policy],
+        hierarchy: Option<&ActionHierarchy>,
+    ) -> Result<Self, String> {
+        Self::build_within(shadow, hierarchy, MERGE_BUDGET)
     }
 
     /// [`ActionIndex::build`], merging the policies that match every action into each action's
     /// set only if that takes at most `merge_budget` copies.
     fn build_within(
         shadow: &[Policy],
-        schema: Option<&Schema>,
+        hierarchy: Option<&ActionHierarchy>,
         merge_budget: usize,
     ) -> Result<Self, String> {
-        let hierarchy = schema
-            .filter(|s| s.is_complete())
-            .map(action_descendants)
-            .transpose()?;
         let reaches: Vec<Reach> = shadow
             .iter()
-            .map(|p| reach(p, hierarchy.as_ref()))
+            .map(|p| ActionScope::of(p).reach(hierarchy))
             .collect();
 
         // Each action's candidates, as indices in pack order: the policies naming it, then
@@ -142,48 +135,6 @@ impl ActionIndex {
     }
 }
 
-fn reach(policy: &Policy, hierarchy: Option<&HashMap<EntityUid, BTreeSet<EntityUid>>>) -> Reach {
-    match policy.action_constraint() {
-        ActionConstraint::Any => Reach::All,
-        ActionConstraint::Eq(a) => Reach::Only(BTreeSet::from([a])),
-        ActionConstraint::In(groups) => match hierarchy {
-            None => Reach::All,
-            Some(h) => Reach::Only(
-                groups
-                    .iter()
-                    .flat_map(|g| {
-                        std::iter::once(g.clone()).chain(h.get(g).into_iter().flatten().cloned())
-                    })
-                    .collect(),
-            ),
-        },
-    }
-}
-
-/// For every action or action group, the actions that are (transitively) in it.
-pub(crate) fn action_descendants(
-    schema: &Schema,
-) -> Result<HashMap<EntityUid, BTreeSet<EntityUid>>, String> {
-    let entities = schema.action_entities().map_err(|e| e.to_string())?;
-    let mut out: HashMap<EntityUid, BTreeSet<EntityUid>> = HashMap::new();
-    for action in schema.actions() {
-        // Walk parents ourselves rather than trust a precomputed closure.
-        let mut stack: Vec<EntityUid> = vec![action.clone()];
-        let mut seen: BTreeSet<EntityUid> = BTreeSet::new();
-        while let Some(current) = stack.pop() {
-            for parent in entities.ancestors(&current).into_iter().flatten() {
-                if seen.insert(parent.clone()) {
-                    stack.push(parent.clone());
-                }
-            }
-        }
-        for group in seen {
-            out.entry(group).or_default().insert(action.clone());
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -217,11 +168,12 @@ mod tests {
 
     #[test]
     fn split_and_merged_indexes_offer_the_same_policies() {
-        let (schema, _) = Schema::from_cedarschema_str(SCHEMA).unwrap();
+        let (schema, _) = cedar_policy::Schema::from_cedarschema_str(SCHEMA).unwrap();
+        let hierarchy = ActionHierarchy::of(&schema).unwrap();
         let set = PolicySet::from_str(POLICIES).unwrap();
         let policies: Vec<Policy> = set.policies().cloned().collect();
-        let merged = ActionIndex::build_within(&policies, Some(&schema), usize::MAX).unwrap();
-        let split = ActionIndex::build_within(&policies, Some(&schema), 0).unwrap();
+        let merged = ActionIndex::build_within(&policies, Some(&hierarchy), usize::MAX).unwrap();
+        let split = ActionIndex::build_within(&policies, Some(&hierarchy), 0).unwrap();
         assert!(merged.merged && !split.merged);
         for action in ["a", "b", "c", "g", "x", "unknown"] {
             let uid = EntityUid::from_str(&format!("Action::\"{action}\"")).unwrap();

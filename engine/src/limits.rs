@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::request::EntityRef;
+use crate::model::request::EntityRef;
 
 /// One limit, by the name `--limit NAME=N` takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

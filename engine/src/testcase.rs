@@ -14,10 +14,10 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::decide::{Decision, PreparedEntities};
-use crate::pack::Pack;
-use crate::request::ProposedAction;
-use crate::tier::Tier;
+use crate::model::decision::Decision;
+use crate::model::request::ProposedAction;
+use crate::model::tier::Tier;
+use crate::pack::{Pack, PreparedEntities};
 use crate::timestamp::Timestamp;
 
 /// A parsed test file.

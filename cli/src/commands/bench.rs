@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use miette::miette;
 use serde::Serialize;
-use tollgate_engine::baseline::{PlainRequest, plain_cedar};
+use tollgate_engine::reference::{PlainRequest, plain_cedar};
 use tollgate_engine::{PreparedEntities, ProposedAction};
 
 use crate::cli::{BenchArgs, Format};

@@ -186,12 +186,7 @@ fn policy_changes(base: &Pack, head: &Pack) -> PolicyChanges {
     let text = |p: &Pack| -> BTreeMap<String, String> {
         p.policies()
             .iter()
-            .map(|i| {
-                (
-                    i.id().to_string(),
-                    i.cedar().to_cedar().unwrap_or_default().trim().to_string(),
-                )
-            })
+            .map(|i| (i.id().to_string(), i.text().trim().to_string()))
             .collect()
     };
     let (b, h) = (text(base), text(head));

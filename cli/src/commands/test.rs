@@ -38,7 +38,7 @@ pub fn run(args: TestArgs) -> miette::Result<u8> {
                     let _ = writeln!(
                         out,
                         "  determining: {} ({} {}) at {}",
-                        shown(&p.id),
+                        shown(p.id.as_str()),
                         p.effect,
                         p.tier,
                         shown(&p.source)

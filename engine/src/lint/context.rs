@@ -3,13 +3,15 @@
 
 use std::collections::BTreeSet;
 
-use crate::decide::Decision;
-use crate::pack::{LenientPack, Pack, PolicyId, PolicyInfo, RejectedPolicy, ValidationIssue};
+use crate::model::decision::Decision;
+use crate::model::policy::{PolicyId, PolicyInfo, RejectedPolicy};
+use crate::pack::{Pack, ValidationIssue};
 use crate::schema::PackSchema;
 use crate::timestamp::CalendarDate;
 
 use super::LintError;
 use super::finding::{Location, Origin, Related, Span};
+use super::lenient::LenientPack;
 use super::scope::{PolicyFacts, SchemaIndex};
 use super::text::PolicyText;
 use super::workflow::{REQUEST_ID, WorkflowError, WorkflowFile};
@@ -39,7 +41,7 @@ impl<'a> LintContext<'a> {
     ) -> Result<Self, LintError> {
         let pack = &lenient.pack;
         let schema = pack.schema().ok_or(LintError::NoSchema)?;
-        let index = SchemaIndex::new(schema.cedar());
+        let index = SchemaIndex::new(schema);
         let facts = pack
             .policies()
             .iter()
@@ -85,7 +87,11 @@ impl<'a> LintContext<'a> {
     }
 
     /// The facts of the policy with id `id`.
-    pub(crate) fn facts_of(&self, id: &str) -> Option<(&PolicyInfo, &PolicyFacts)> {
+    pub(crate) fn facts_of(
+        &self,
+        id: &(impl AsRef<str> + ?Sized),
+    ) -> Option<(&PolicyInfo, &PolicyFacts)> {
+        let id = id.as_ref();
         self.policies().find(|(p, _)| p.id().as_str() == id)
     }
 

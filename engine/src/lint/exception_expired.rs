@@ -34,13 +34,16 @@ impl ExceptionExpired {
         let today = cx.today();
         cx.policies()
             .filter_map(|(p, _)| {
-                let date = p.annotation("review_by")?.parse::<CalendarDate>().ok()?;
+                let date = p
+                    .annotation(crate::AnnotationKey::ReviewBy)?
+                    .parse::<CalendarDate>()
+                    .ok()?;
                 (date < today).then_some((p, date))
             })
             .map(|(p, date)| {
                 let text = cx.text_of(p);
                 let owner = p
-                    .annotation("owner")
+                    .annotation(crate::AnnotationKey::Owner)
                     .map_or(String::new(), |o| format!(" (owner: {o})"));
                 Finding::new(
                     self,

@@ -1,6 +1,6 @@
-use crate::pack::PolicyInfo;
-use crate::tier::{PolicyRole, Tier};
+use crate::PolicyInfo;
 use crate::timestamp::CalendarDate;
+use crate::{PolicyRole, Tier};
 
 use super::scope::PolicyFacts;
 use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
@@ -47,11 +47,13 @@ impl ExceptionUnowned {
         let mut out = Vec::new();
         for (p, facts) in cx.policies() {
             let kinds = exception_kinds(cx, p, facts);
-            let review = p.annotation("review_by");
+            let review = p.annotation(crate::AnnotationKey::ReviewBy);
             let bad_date = review.filter(|d| d.parse::<CalendarDate>().is_err());
             let mut missing = Vec::new();
             if !kinds.is_empty() {
-                if p.annotation("owner").is_none_or(|o| o.trim().is_empty()) {
+                if p.annotation(crate::AnnotationKey::Owner)
+                    .is_none_or(|o| o.trim().is_empty())
+                {
                     missing.push("no `@owner`".to_string());
                 }
                 if review.is_none() {
@@ -67,7 +69,7 @@ impl ExceptionUnowned {
             let text = cx.text_of(p);
             let span = if bad_date.is_some() {
                 text.annotation("review_by")
-            } else if p.annotation("expansion_ok").is_some() {
+            } else if p.annotation(crate::AnnotationKey::ExpansionOk).is_some() {
                 text.annotation("expansion_ok")
             } else if facts.has_unless() && !matches!(p.role(), PolicyRole::Permit(_)) {
                 text.condition_keyword("unless")
@@ -122,7 +124,7 @@ fn exception_kinds(cx: &LintContext<'_>, p: &PolicyInfo, facts: &PolicyFacts) ->
         }
         _ => {}
     }
-    if p.annotation("expansion_ok").is_some() {
+    if p.annotation(crate::AnnotationKey::ExpansionOk).is_some() {
         kinds.push("marked `@expansion_ok`".into());
     }
     kinds

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::pack::PolicyId;
+use crate::PolicyId;
 use crate::source::{LineCol, line_col};
 
 /// A rule's stable id, written kebab-case in every output format.

@@ -1,6 +1,6 @@
-use crate::decide::Decision;
-use crate::pack::PolicyId;
-use crate::tier::Tier;
+use crate::Decision;
+use crate::PolicyId;
+use crate::Tier;
 
 use super::finding::{Location, Origin, Related, Span};
 use super::workflow::WorkflowFile;
@@ -154,7 +154,7 @@ impl GateAfterExpansion {
 }
 
 fn step_action(step: &super::workflow::WorkflowStep) -> String {
-    crate::request::EntityRef::from_json(&step.action, "action")
+    crate::EntityRef::from_json(&step.action, "action")
         .map(|a| a.to_string())
         .unwrap_or_else(|_| show(&step.action))
 }

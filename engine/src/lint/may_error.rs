@@ -2,9 +2,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::pack::PolicyInfo;
+use crate::PolicyInfo;
+use crate::PolicyRole;
 use crate::schema::AttrType;
-use crate::tier::PolicyRole;
 
 use super::expr::{all_nodes, get_attr, is_literal, node, var};
 use super::scope::PolicyFacts;

@@ -1,4 +1,4 @@
-use crate::pack::PolicyId;
+use crate::PolicyId;
 
 use super::text::PolicyText;
 use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
@@ -37,7 +37,7 @@ impl MissingId {
                 p.id().clone(),
                 p.file(),
                 p.span(),
-                p.annotation("id").is_none(),
+                p.annotation(crate::AnnotationKey::Id).is_none(),
             )
         });
         let rejected = cx.rejected().iter().map(|r| {

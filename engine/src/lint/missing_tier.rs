@@ -1,4 +1,4 @@
-use crate::tier::Effect;
+use crate::Effect;
 
 use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
@@ -32,7 +32,7 @@ declare_rule! {
 impl MissingTier {
     fn run(&self, cx: &LintContext<'_>) -> Vec<Finding> {
         cx.policies()
-            .filter(|(p, _)| p.effect() == Effect::Permit && p.annotation("tier").is_none())
+            .filter(|(p, _)| p.effect() == Effect::Permit && p.annotation(crate::AnnotationKey::Tier).is_none())
             .map(|(p, _)| {
                 Finding::new(
                     self,

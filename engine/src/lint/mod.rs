@@ -21,6 +21,7 @@
 mod context;
 mod expr;
 mod finding;
+mod lenient;
 pub mod report;
 mod scope;
 mod text;
@@ -43,9 +44,10 @@ pub use context::LintContext;
 pub use finding::{Control, Finding, Location, Origin, Related, RuleId, Severity, Span};
 pub use workflow::{WorkflowError, WorkflowFile};
 
-use crate::pack::{LoadError, Pack};
+use crate::pack::LoadError;
 use crate::source::PackSource;
 use crate::timestamp::CalendarDate;
+use lenient::LenientPack;
 
 /// A lint rule. Each lives in its own file with a doc comment (*What it does*, *Why is this
 /// bad?*, *Example*) that is also its help text and SARIF `fullDescription`.
@@ -115,7 +117,7 @@ pub fn lint(
     if source.schemas.is_empty() {
         return Err(LintError::NoSchema);
     }
-    let lenient = Pack::load_lenient(source)?;
+    let lenient = LenientPack::load(source)?;
     let cx = LintContext::new(&lenient, workflows, today)?;
     let mut findings: Vec<Finding> = RULES.iter().flat_map(|r| r.check(&cx)).collect();
     findings

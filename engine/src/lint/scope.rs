@@ -5,10 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cedar_policy::{
-    ActionConstraint, Entities, EntityUid, Policy, PrincipalConstraint, ResourceConstraint, Schema,
-};
+use cedar_policy::{EntityUid, Policy, PrincipalConstraint, ResourceConstraint};
 use serde_json::Value;
+
+use crate::schema::PackSchema;
+pub(crate) use crate::schema::actions::ActionScope;
+use crate::schema::actions::{ActionHierarchy, Reach};
 
 /// A principal or resource scope constraint, as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,17 +74,6 @@ impl EntityScope {
     }
 }
 
-/// The action scope, as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ActionScope {
-    /// `action`
-    Any,
-    /// `action == A`
-    Eq(EntityUid),
-    /// `action in A` or `action in [A, B]`
-    In(Vec<EntityUid>),
-}
-
 /// An action's `appliesTo`: its principal and resource types.
 struct AppliesTo {
     principals: BTreeSet<String>,
@@ -97,11 +88,12 @@ pub(crate) struct SchemaIndex {
     /// Actions a request can name (those with `appliesTo`), with principal and resource types.
     requestable: BTreeMap<EntityUid, AppliesTo>,
     /// The action hierarchy (groups).
-    action_entities: Entities,
+    hierarchy: ActionHierarchy,
 }
 
 impl SchemaIndex {
-    pub(crate) fn new(schema: &Schema) -> Self {
+    pub(crate) fn new(pack_schema: &PackSchema) -> Self {
+        let schema = pack_schema.cedar();
         let entity_types: BTreeSet<String> =
             schema.entity_types().map(ToString::to_string).collect();
         let ancestors = schema
@@ -140,9 +132,7 @@ impl SchemaIndex {
             entity_types,
             ancestors,
             requestable,
-            action_entities: schema
-                .action_entities()
-                .unwrap_or_else(|_| Entities::empty()),
+            hierarchy: pack_schema.action_hierarchy().clone(),
         }
     }
 
@@ -159,15 +149,6 @@ impl SchemaIndex {
     /// Every action a request can name.
     pub(crate) fn actions(&self) -> impl Iterator<Item = &EntityUid> {
         self.requestable.keys()
-    }
-
-    /// Requestable actions that are `group` or in it.
-    fn actions_in(&self, group: &EntityUid) -> BTreeSet<EntityUid> {
-        self.requestable
-            .keys()
-            .filter(|a| *a == group || self.action_entities.is_ancestor_of(group, a))
-            .cloned()
-            .collect()
     }
 }
 
@@ -192,15 +173,10 @@ impl PolicyFacts {
     pub(crate) fn of(policy: &Policy, index: &SchemaIndex) -> Self {
         let principal = EntityScope::of_principal(policy.principal_constraint());
         let resource = EntityScope::of_resource(policy.resource_constraint());
-        let action = match policy.action_constraint() {
-            ActionConstraint::Any => ActionScope::Any,
-            ActionConstraint::Eq(a) => ActionScope::Eq(a),
-            ActionConstraint::In(list) => ActionScope::In(list),
-        };
-        let scoped: BTreeSet<EntityUid> = match &action {
-            ActionScope::Any => index.actions().cloned().collect(),
-            ActionScope::Eq(a) => index.actions_in(a),
-            ActionScope::In(list) => list.iter().flat_map(|a| index.actions_in(a)).collect(),
+        let action = ActionScope::of(policy);
+        let scoped: BTreeSet<EntityUid> = match action.reach(Some(&index.hierarchy)) {
+            Reach::All => index.actions().cloned().collect(),
+            Reach::Only(actions) => actions,
         };
         // Requests are validated against the schema, so an action only matches where its
         // `appliesTo` admits a principal and a resource type the scope admits.
@@ -292,8 +268,7 @@ mod tests {
     "#;
 
     fn facts(policy: &str) -> PolicyFacts {
-        let (frag, _) = cedar_policy::SchemaFragment::from_cedarschema_str(SCHEMA).unwrap();
-        let schema = Schema::from_schema_fragments([frag]).unwrap();
+        let schema = PackSchema::load(&[crate::SourceFile::new("s.cedarschema", SCHEMA)]).unwrap();
         let index = SchemaIndex::new(&schema);
         PolicyFacts::of(&Policy::from_str(policy).unwrap(), &index)
     }
@@ -323,6 +298,48 @@ mod tests {
             names(&facts("permit(principal, action == Action::\"write\", resource);").actions),
             ["write"]
         );
+        // `==` is exact: naming a group matches no request, whatever its members.
+        assert!(
+            facts("forbid(principal, action == Action::\"grp\", resource);")
+                .actions
+                .is_empty()
+        );
+    }
+
+    const EXPANSION_SCHEMA: &str = r#"
+        entity Agent; entity Token;
+        action expand_privilege;
+        @privilege_expansion("adds a scope")
+        action add_token_scope in [expand_privilege] appliesTo { principal: [Agent], resource: [Token] };
+    "#;
+
+    fn ungated(gate_scope: &str) -> Vec<Vec<String>> {
+        let policies = format!(
+            "@id(\"gate\") @tier(\"single\") forbid (principal, {gate_scope}, resource);\n\
+             @id(\"auto\") @tier(\"auto\") permit (principal, action == Action::\"add_token_scope\", resource);"
+        );
+        let source = crate::PackSource {
+            policies: vec![crate::SourceFile::new("p.cedar", policies)],
+            schemas: vec![crate::SourceFile::new("s.cedarschema", EXPANSION_SCHEMA)],
+        };
+        crate::lint::lint(source, &[], "2026-06-01".parse().unwrap())
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.rule == crate::lint::RuleId::UngatedExpansion)
+            .map(|f| f.policies.iter().map(ToString::to_string).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_gate_on_action_eq_group_covers_no_member() {
+        // Cedar's `==` matches only the group's own uid, which no request names: the gate never
+        // applies, so the auto permit on a member expands privilege with no human.
+        assert_eq!(
+            ungated("action == Action::\"expand_privilege\""),
+            [["auto"]]
+        );
+        // `in` reaches the members: the gate covers the permit.
+        assert!(ungated("action in Action::\"expand_privilege\"").is_empty());
     }
 
     #[test]

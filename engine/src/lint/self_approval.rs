@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use crate::tier::{PolicyRole, Tier};
+use crate::{PolicyRole, Tier};
 
 use super::scope::{ActionScope, is_approve};
 use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};

@@ -1,4 +1,4 @@
-use crate::tier::PolicyRole;
+use crate::PolicyRole;
 
 use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 

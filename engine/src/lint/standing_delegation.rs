@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::tier::{PolicyRole, Tier};
+use crate::{PolicyRole, Tier};
 
 use super::expr::{all_nodes, any, has_attr, is_context_attr, node, var};
 use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};

@@ -1,5 +1,5 @@
-use crate::pack::PolicyInfo;
-use crate::tier::{PolicyRole, Tier};
+use crate::PolicyInfo;
+use crate::{PolicyRole, Tier};
 
 use super::scope::PolicyFacts;
 use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
@@ -71,7 +71,7 @@ impl UngatedExpansion {
             if uncovered.is_empty() {
                 continue;
             }
-            let owned_hint = if p.annotation("expansion_ok").is_some() {
+            let owned_hint = if p.annotation(crate::AnnotationKey::ExpansionOk).is_some() {
                 " — its `@expansion_ok` needs `@owner` and `@review_by` to count as an owned exception"
             } else {
                 ""
@@ -97,8 +97,9 @@ impl UngatedExpansion {
 
 /// `@expansion_ok` with an owner and a review date.
 pub(crate) fn is_owned_exception(p: &PolicyInfo) -> bool {
-    p.annotation("expansion_ok").is_some()
-        && p.annotation("owner").is_some_and(|o| !o.trim().is_empty())
-        && p.annotation("review_by")
+    p.annotation(crate::AnnotationKey::ExpansionOk).is_some()
+        && p.annotation(crate::AnnotationKey::Owner)
+            .is_some_and(|o| !o.trim().is_empty())
+        && p.annotation(crate::AnnotationKey::ReviewBy)
             .is_some_and(|d| d.parse::<crate::CalendarDate>().is_ok())
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use yaml_rust2::parser::{Event, Parser};
 
-use crate::request::{EntityRef, ProposedAction, RequestError};
+use crate::model::request::{EntityRef, ProposedAction, RequestError};
 use crate::source::SourceFile;
 use crate::timestamp::Timestamp;
 

@@ -1,22 +1,22 @@
-//! The loader's steps, shared by [`Pack::load`] and [`Pack::load_lenient`]: parse each file,
-//! give each policy its id, role and position, build the Cedar sets, validate.
+//! The loader's steps, shared by [`super::Pack::load`] and [`super::Pack::load_for_analysis`]:
+//! parse each file, give each policy its id, role and position, build the Cedar sets.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::str::FromStr;
 
 use cedar_policy::{Policy, PolicySet};
 use miette::LabeledSpan;
 use serde_json::Value;
 
-use super::{LoadError, Pack, PolicyId, PolicyInfo};
+use super::LoadError;
 use crate::annotations::{POLICY_KEYS, find_in_cedar, keys_help, misspelling_of};
 use crate::lexical::{policy_boundary_after, swap_effect};
 use crate::limits::{Limit, LimitExceeded, Limits};
+use crate::model::policy::{AnnotationKey, Placement, PolicyId, PolicyInfo, RejectedPolicy};
+use crate::model::tier::{Effect, PolicyRole};
 use crate::parallel;
 use crate::schema::PackSchema;
-use crate::source::{LineCol, LineIndex, PackSource, SourceDiagnostic, SourceFile};
-use crate::tier::{Effect, InvalidTier, PolicyRole};
+use crate::source::{LineIndex, PackSource, SourceDiagnostic, SourceFile};
 
 fn duplicate_names(files: &[SourceFile]) -> Vec<SourceDiagnostic> {
     files
@@ -104,7 +104,7 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
             .annotations()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let id = match annotations.get("id") {
+        let id = match annotations.get(AnnotationKey::Id.as_str()) {
             Some(id) => id.clone(),
             None => format!("{}:{ordinal}", file.name),
         };
@@ -144,18 +144,19 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
         let cedar_id = cedar_policy::PolicyId::new(&id);
         let policy = policy.new_id(cedar_id);
         let position = lines.line_col(offset);
-        match PolicyRole::classify(effect, annotations.get("tier").map(String::as_str)) {
-            Ok(role) => out.policies.push(PolicyInfo {
-                policy,
-                id: PolicyId(id),
-                role,
-                file: file.name.clone(),
-                ordinal,
-                offset,
-                len: text.len(),
-                position,
-                annotations,
-            }),
+        let tier = annotations.get(AnnotationKey::Tier.as_str());
+        match PolicyRole::classify(effect, tier.map(String::as_str)) {
+            Ok(role) => {
+                let at = Placement {
+                    file: file.name.clone(),
+                    offset,
+                    len: text.len(),
+                    position,
+                };
+                let id = PolicyId::new(id);
+                let info = PolicyInfo::new(id, role, ordinal, at, annotations, policy);
+                out.policies.push(info);
+            }
             Err(error) => {
                 out.problems.push(Problem {
                     kind: ProblemKind::InvalidTier,
@@ -163,7 +164,7 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
                         .with_help(INVALID_TIER_HELP),
                 });
                 out.rejected.push(RejectedPolicy {
-                    id: PolicyId(id),
+                    id: PolicyId::new(id),
                     effect,
                     file: file.name.clone(),
                     offset,
@@ -304,139 +305,8 @@ fn policy_diagnostic(
     p: &PolicyInfo,
     message: String,
 ) -> SourceDiagnostic {
-    SourceDiagnostic::new(
-        code,
-        &file_of(source, &p.file),
-        (p.offset, p.len).into(),
-        message,
-    )
-    .with_policy(p.id.0.clone())
-}
-
-/// Where each policy id lives, for pointing Cedar's validation results back into the files.
-pub(super) struct Locator(HashMap<String, (String, (usize, usize))>);
-
-impl Locator {
-    pub(super) fn new(policies: &[PolicyInfo], rejected: &[RejectedPolicy]) -> Self {
-        let mut map = HashMap::new();
-        for p in policies {
-            map.insert(p.id.0.clone(), (p.file.clone(), (p.offset, p.len)));
-        }
-        for r in rejected {
-            map.insert(r.id.0.clone(), (r.file.clone(), (r.offset, r.len)));
-        }
-        Self(map)
-    }
-}
-
-/// One result of Cedar's strict validation, located in its file.
-#[derive(Debug, Clone)]
-pub(crate) struct ValidationIssue {
-    /// The policy concerned (`None` if Cedar named a policy tollgate does not know).
-    pub(crate) policy: Option<PolicyId>,
-    /// The policy's file.
-    pub(crate) file: String,
-    /// Byte spans in the file: Cedar's labels, or the whole policy when Cedar gives none.
-    pub(crate) spans: Vec<(usize, usize)>,
-    /// Cedar's message.
-    pub(crate) message: String,
-    /// Cedar's help, if any.
-    pub(crate) help: Option<String>,
-    /// A Cedar validation warning rather than an error.
-    pub(crate) warning: bool,
-}
-
-impl ValidationIssue {
-    pub(super) fn new<E: miette::Diagnostic + fmt::Display>(
-        locator: &Locator,
-        policy_id: &cedar_policy::PolicyId,
-        e: &E,
-        warning: bool,
-    ) -> Self {
-        let id: &str = policy_id.as_ref();
-        let labels: Vec<(usize, usize)> = e
-            .labels()
-            .map(|l| l.map(|l| (l.offset(), l.len())).collect())
-            .unwrap_or_default();
-        let (policy, file, spans) = match locator.0.get(id) {
-            Some((file, span)) => (
-                Some(PolicyId(id.to_string())),
-                file.clone(),
-                if labels.is_empty() {
-                    vec![*span]
-                } else {
-                    labels
-                },
-            ),
-            None => (None, "<pack>".to_string(), vec![(0, 0)]),
-        };
-        Self {
-            policy,
-            file,
-            spans,
-            message: e.to_string(),
-            help: e.help().map(|h| h.to_string()),
-            warning,
-        }
-    }
-
-    /// The problem as `Pack::load` reports it.
-    pub(super) fn to_diagnostic(&self, source: &PackSource) -> SourceDiagnostic {
-        let file = file_of(source, &self.file);
-        let first = self.spans.first().copied().unwrap_or((0, 0));
-        let mut d = SourceDiagnostic::new(
-            "tollgate::validation",
-            &file,
-            first.into(),
-            match &self.policy {
-                Some(id) => format!(
-                    "policy `{id}` does not validate against the schema: {}",
-                    self.message
-                ),
-                None => self.message.clone(),
-            },
-        );
-        let labels = self
-            .spans
-            .iter()
-            .map(|&s| LabeledSpan::new_with_span(None, s))
-            .collect();
-        d = d.with_labels(labels, &file.text);
-        if let Some(id) = &self.policy {
-            d = d.with_policy(id.0.clone());
-        }
-        if let Some(help) = &self.help {
-            d = d.with_help(help.clone());
-        }
-        d
-    }
-}
-
-/// A policy whose `@tier` is outside DESIGN.md's table.
-#[derive(Debug, Clone)]
-pub(crate) struct RejectedPolicy {
-    pub(crate) id: PolicyId,
-    pub(crate) effect: Effect,
-    pub(crate) file: String,
-    pub(crate) offset: usize,
-    pub(crate) len: usize,
-    pub(crate) position: LineCol,
-    pub(crate) annotations: BTreeMap<String, String>,
-    pub(crate) error: InvalidTier,
-    pub(crate) policy: Policy,
-}
-
-/// A pack loaded for analysis, with what `Pack::load` would have refused it for.
-#[derive(Debug, Clone)]
-pub(crate) struct LenientPack {
-    /// The policies with a valid tier.
-    pub(crate) pack: Pack,
-    /// Policies set aside because of their `@tier`.
-    pub(crate) rejected: Vec<RejectedPolicy>,
-    /// Strict validation errors, over every policy (set-aside ones included).
-    pub(crate) validation_errors: Vec<ValidationIssue>,
-    /// Strict validation warnings, likewise.
-    pub(crate) validation_warnings: Vec<ValidationIssue>,
+    SourceDiagnostic::new(code, &file_of(source, p.file()), p.span().into(), message)
+        .with_policy(p.id().to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -451,6 +321,11 @@ pub(super) enum ProblemKind {
 pub(super) struct Problem {
     pub(super) kind: ProblemKind,
     pub(super) diagnostic: SourceDiagnostic,
+}
+
+/// The error for problems found while gathering a pack's files.
+pub(super) fn refused(problems: Vec<Problem>) -> LoadError {
+    LoadError::new(problems.into_iter().map(|p| p.diagnostic).collect())
 }
 
 impl Problem {
@@ -542,18 +417,18 @@ pub(super) fn gather(source: PackSource) -> Gathered {
     let mut seen: HashMap<String, String> = HashMap::new();
     let ids = policies
         .iter()
-        .map(|p| (&p.id, p.source(), &p.file, (p.offset, p.len)))
+        .map(|p| (p.id(), p.source(), p.file(), p.span()))
         .chain(rejected.iter().map(|r| {
             (
                 &r.id,
                 format!("{}:{}", r.file, r.position.line),
-                &r.file,
+                r.file.as_str(),
                 (r.offset, r.len),
             )
         }));
     let mut duplicates = Vec::new();
     for (id, at, file, span) in ids {
-        if let Some(earlier) = seen.insert(id.0.clone(), at) {
+        if let Some(earlier) = seen.insert(id.to_string(), at) {
             duplicates.push(
                 SourceDiagnostic::new(
                     "tollgate::duplicate_id",
@@ -561,7 +436,7 @@ pub(super) fn gather(source: PackSource) -> Gathered {
                     span.into(),
                     format!("policy id `{id}` is already used by the policy at {earlier}"),
                 )
-                .with_policy(id.0.clone())
+                .with_policy(id.to_string())
                 .with_help("every @id must be unique across the pack"),
             );
         }
@@ -608,15 +483,18 @@ pub(super) fn build_sets(
         .iter()
         .map(|p| {
             let text = texts
-                .get(p.file.as_str())
-                .and_then(|t| t.get(p.offset..p.offset + p.len))
+                .get(p.file())
+                .and_then(|t| {
+                    let (offset, len) = p.span();
+                    t.get(offset..offset + len)
+                })
                 .unwrap_or_default();
-            (&p.policy, text)
+            (p.cedar(), text)
         })
         .collect();
     for (p, s) in policies.iter().zip(shadows(&with_text)) {
         let added = original
-            .add(p.policy.clone())
+            .add(p.cedar().clone())
             .map_err(|e| e.to_string())
             .and(s)
             .and_then(|s| shadow.add(s).map_err(|e| e.to_string()));
@@ -634,6 +512,7 @@ pub(super) fn build_sets(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pack::Pack;
 
     const TRICKY: &str = r#"
 @id("forbid") @reason("a \"forbid\" ( in text )") // forbid

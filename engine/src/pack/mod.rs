@@ -1,164 +1,31 @@
-//! Loading a policy pack: parse every file, give each policy its id, tier role and source
-//! position, validate against the schema, and build the shadow set used for one-pass decisions.
+//! A loaded policy pack and everything done with it: loading (parse, ids, positions, the
+//! shadow set), strict validation, the pack hash, and deciding.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use cedar_policy::{Policy, PolicySet};
-use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::canonical::Sha256Digest;
 use crate::index::{ActionIndex, Candidates};
+use crate::model::policy::{PolicyInfo, RejectedPolicy};
 use crate::parallel;
 use crate::schema::PackSchema;
-use crate::source::{LineCol, PackSource, SourceDiagnostic, SourceFile};
-use crate::tier::{Effect, PolicyRole, Tier};
+use crate::source::{PackSource, SourceDiagnostic};
 
+mod decide;
+mod error;
+mod hash;
 mod load;
-mod validation;
+mod validate;
 
-use load::{Gathered, Locator, ProblemKind, build_sets, gather};
-pub(crate) use load::{INVALID_TIER_HELP, LenientPack, RejectedPolicy, ValidationIssue};
-use validation::validate;
-
-/// A policy's id: its `@id("...")`, or `<file>:<N>` for the N-th policy of a file without one.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct PolicyId(String);
-
-impl PolicyId {
-    pub(crate) fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for PolicyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// One policy of the pack with what tollgate knows about it.
-#[derive(Debug, Clone)]
-pub struct PolicyInfo {
-    id: PolicyId,
-    role: PolicyRole,
-    file: String,
-    ordinal: usize,
-    offset: usize,
-    len: usize,
-    position: LineCol,
-    annotations: BTreeMap<String, String>,
-    pub(crate) policy: Policy,
-}
-
-impl PolicyInfo {
-    /// The policy's id.
-    pub fn id(&self) -> &PolicyId {
-        &self.id
-    }
-    /// Permit, gate or forbid, with its tier.
-    pub fn role(&self) -> PolicyRole {
-        self.role
-    }
-    /// The tier the policy contributes (`deny` for a plain forbid).
-    pub fn tier(&self) -> Tier {
-        self.role.tier()
-    }
-    /// Permit or forbid, as written.
-    pub fn effect(&self) -> Effect {
-        self.role.effect()
-    }
-    /// The file the policy is in, relative to the policies folder.
-    pub fn file(&self) -> &str {
-        &self.file
-    }
-    /// 1-based position of the policy among the policies of its file.
-    pub fn ordinal(&self) -> usize {
-        self.ordinal
-    }
-    /// Byte offset and length of the policy's text (annotations included) in its file.
-    pub fn span(&self) -> (usize, usize) {
-        (self.offset, self.len)
-    }
-    /// Line and column where the policy starts.
-    pub fn position(&self) -> LineCol {
-        self.position
-    }
-    /// `<file>:<line>`, the form decisions report.
-    pub fn source(&self) -> String {
-        format!("{}:{}", self.file, self.position.line)
-    }
-    /// An annotation's value, if present.
-    pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.annotations.get(key).map(String::as_str)
-    }
-    /// All annotations.
-    pub fn annotations(&self) -> &BTreeMap<String, String> {
-        &self.annotations
-    }
-    /// `@reason`, shown to humans with a decision.
-    pub fn reason(&self) -> Option<&str> {
-        self.annotation("reason")
-    }
-    /// `@control`, split on commas.
-    pub fn controls(&self) -> Vec<String> {
-        self.annotation("control")
-            .map(|c| {
-                c.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-    /// The Cedar policy as parsed, under its tollgate id.
-    pub fn cedar(&self) -> &Policy {
-        &self.policy
-    }
-}
-
-/// The pack failed to load. Holds every problem found, each naming its file, line and policy.
-#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
-#[error("{summary}")]
-pub struct LoadError {
-    summary: String,
-    #[related]
-    problems: Vec<SourceDiagnostic>,
-}
-
-impl LoadError {
-    /// The error for problems found while gathering a pack's files.
-    fn of_problems(problems: Vec<load::Problem>) -> Self {
-        Self::new(problems.into_iter().map(|p| p.diagnostic).collect())
-    }
-
-    pub(crate) fn new(problems: Vec<SourceDiagnostic>) -> Self {
-        let summary = match problems.as_slice() {
-            [one] => format!("could not load the policy pack: {one}"),
-            [first, rest @ ..] => format!(
-                "could not load the policy pack: {first} (and {} more problem{})",
-                rest.len(),
-                if rest.len() == 1 { "" } else { "s" }
-            ),
-            [] => "could not load the policy pack".to_string(),
-        };
-        Self { summary, problems }
-    }
-
-    /// Each problem, in file order.
-    pub fn problems(&self) -> &[SourceDiagnostic] {
-        &self.problems
-    }
-}
+pub use decide::{NOW, PreparedEntities};
+pub use error::{InputError, LoadError};
+pub use hash::pack_hash;
+pub(crate) use load::INVALID_TIER_HELP;
+use load::{Gathered, ProblemKind, build_sets, gather};
+pub(crate) use validate::ValidationIssue;
+use validate::{Locator, validate};
 
 /// The Cedar sets of a pack and its action index.
 struct Sets {
@@ -175,11 +42,14 @@ fn sets_and_index(gathered: &Gathered) -> Result<Sets, LoadError> {
     let shadows: Vec<Policy> = gathered
         .policies
         .iter()
-        .filter_map(|p| shadow.policy(p.policy.id()).cloned())
+        .filter_map(|p| shadow.policy(p.cedar().id()).cloned())
         .collect();
-    let schema = gathered.schema.as_ref().map(PackSchema::cedar);
-    let index =
-        ActionIndex::build(&shadows, schema).unwrap_or_else(|_| ActionIndex::everything(&shadow));
+    let hierarchy = gathered
+        .schema
+        .as_ref()
+        .and_then(PackSchema::complete_action_hierarchy);
+    let index = ActionIndex::build(&shadows, hierarchy)
+        .unwrap_or_else(|_| ActionIndex::everything(&shadow));
     Ok(Sets {
         original,
         shadow,
@@ -200,7 +70,7 @@ fn sets_and_validation(
     let policies: Vec<&Policy> = gathered
         .policies
         .iter()
-        .map(|p| &p.policy)
+        .map(PolicyInfo::cedar)
         .chain(rejected.iter().map(|r| &r.policy))
         .collect();
     parallel::join(
@@ -212,6 +82,15 @@ fn sets_and_validation(
         },
     )
 }
+
+/// What [`Pack::load_for_analysis`] gives: the pack (the policies with a valid tier), the
+/// policies set aside for their `@tier`, and strict validation errors and warnings over all.
+pub(crate) type ForAnalysis = (
+    Pack,
+    Vec<RejectedPolicy>,
+    Vec<ValidationIssue>,
+    Vec<ValidationIssue>,
+);
 
 /// A loaded, validated policy pack. Cheap to clone: the state is shared.
 #[derive(Debug, Clone)]
@@ -238,7 +117,7 @@ impl Pack {
     pub fn load(source: PackSource) -> Result<Self, LoadError> {
         let gathered = gather(source);
         if !gathered.problems.is_empty() {
-            return Err(LoadError::of_problems(gathered.problems));
+            return Err(load::refused(gathered.problems));
         }
         let (sets, (errors, warnings)) = sets_and_validation(&gathered, &[]);
         if !errors.is_empty() {
@@ -257,39 +136,34 @@ impl Pack {
         Ok(Self::assemble(gathered, sets, warnings))
     }
 
-    /// Loads a pack for analysis: like [`Pack::load`], but a policy with an invalid `@tier` is
-    /// set aside (and returned) instead of failing the load, and strict validation errors are
-    /// returned instead of failing it. Problems that leave nothing to analyse (a file that does
-    /// not parse, a template, an empty or duplicate id, a broken schema) still fail.
+    /// Loads a pack for analysis (lint's `LenientPack`): like [`Pack::load`], but a policy with
+    /// an invalid `@tier` is set aside (and returned) instead of failing the load, and strict
+    /// validation errors and warnings are returned instead of failing it. Problems that
+    /// leave nothing to analyse (a file that does not parse, a template, an empty or duplicate
+    /// id, a broken schema) still fail.
     ///
-    /// The pack holds the policies with a valid tier, including those that do not validate:
-    /// lint decides workflow steps with it. It must never serve real decisions, so this stays
-    /// inside the crate.
-    pub(crate) fn load_lenient(source: PackSource) -> Result<LenientPack, LoadError> {
+    /// The pack holds the policies with a valid tier, including those that do not validate. It
+    /// must never serve real decisions, so this stays inside the crate.
+    pub(crate) fn load_for_analysis(source: PackSource) -> Result<ForAnalysis, LoadError> {
         let mut gathered = gather(source);
         if gathered
             .problems
             .iter()
             .any(|p| p.kind == ProblemKind::Fatal)
         {
-            return Err(LoadError::of_problems(gathered.problems));
+            return Err(load::refused(gathered.problems));
         }
         let rejected = std::mem::take(&mut gathered.rejected);
         // Policies set aside for their tier are still Cedar policies: validate them too, so that
         // fixing the tier does not reveal a second round of errors.
-        let (sets, (validation_errors, warnings)) = sets_and_validation(&gathered, &rejected);
+        let (sets, (errors, warnings)) = sets_and_validation(&gathered, &rejected);
         let sets = sets?;
         let warnings_diag = warnings
             .iter()
             .map(|w| w.to_diagnostic(&gathered.source))
             .collect();
         let pack = Self::assemble(gathered, sets, warnings_diag);
-        Ok(LenientPack {
-            pack,
-            rejected,
-            validation_errors,
-            validation_warnings: warnings,
-        })
+        Ok((pack, rejected, errors, warnings))
     }
 
     fn assemble(gathered: Gathered, sets: Sets, warnings: Vec<SourceDiagnostic>) -> Self {
@@ -307,7 +181,7 @@ impl Pack {
         let by_id = policies
             .iter()
             .enumerate()
-            .map(|(i, p)| (p.id.0.clone(), i))
+            .map(|(i, p)| (p.id().to_string(), i))
             .collect();
         let hash = pack_hash(&source);
         Self {
@@ -363,7 +237,7 @@ impl Pack {
     }
 
     /// The policies as written, under their tollgate ids.
-    pub fn cedar_policies(&self) -> &PolicySet {
+    pub(crate) fn cedar_policies(&self) -> &PolicySet {
         &self.inner.original
     }
 
@@ -378,33 +252,12 @@ impl Pack {
     }
 }
 
-/// The policy-set hash: SHA-256 over the canonical JSON (see [`crate::to_canonical_json`]) of
-/// `{"policies": [{"name", "text"}…], "schemas": [{"name", "text"}…]}` with both lists sorted by
-/// name — the same shape the WASM ABI loads, so either host hashes the same files alike.
-pub fn pack_hash(source: &PackSource) -> Sha256Digest {
-    let files = |list: &[SourceFile]| {
-        let mut sorted: Vec<&SourceFile> = list.iter().collect();
-        sorted.sort_by(|a, b| a.name.cmp(&b.name));
-        Value::Array(
-            sorted
-                .iter()
-                .map(|f| json!({"name": f.name, "text": f.text}))
-                .collect(),
-        )
-    };
-    let value = json!({"policies": files(&source.policies), "schemas": files(&source.schemas)});
-    // Only strings in this value: canonicalisation cannot fail; hash the empty string if it did.
-    Sha256Digest::of_bytes(
-        crate::to_canonical_json(&value)
-            .unwrap_or_default()
-            .as_bytes(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tier::InvalidTier;
+    use crate::model::policy::PolicyId;
+    use crate::model::tier::{InvalidTier, PolicyRole, Tier};
+    use crate::source::SourceFile;
 
     fn load(files: &[(&str, &str)], schema: Option<&str>) -> Result<Pack, LoadError> {
         Pack::load(PackSource {
@@ -600,30 +453,20 @@ mod tests {
         ];
         // Strict loading refuses the pack, as before.
         assert!(Pack::load(source(&files, SCHEMA)).is_err());
-        let lenient = Pack::load_lenient(source(&files, SCHEMA)).unwrap();
-        let ids: Vec<&str> = lenient
-            .pack
-            .policies()
-            .iter()
-            .map(|p| p.id().as_str())
-            .collect();
+        let (pack, rejected, errors, _) = Pack::load_for_analysis(source(&files, SCHEMA)).unwrap();
+        let ids: Vec<&str> = pack.policies().iter().map(|p| p.id().as_str()).collect();
         assert_eq!(ids, ["ok", "typo"]);
-        assert_eq!(lenient.rejected.len(), 1);
-        assert_eq!(lenient.rejected[0].id.as_str(), "bad-tier");
-        assert_eq!(lenient.rejected[0].error, InvalidTier::PermitDeny);
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].id.as_str(), "bad-tier");
+        assert_eq!(rejected[0].error, InvalidTier::PermitDeny);
         // Set-aside policies are validated too.
-        let mut invalid: Vec<Option<&str>> = lenient
-            .validation_errors
+        let mut invalid: Vec<Option<&str>> = errors
             .iter()
             .map(|e| e.policy.as_ref().map(PolicyId::as_str))
             .collect();
         invalid.sort();
         assert_eq!(invalid, [Some("bad-tier"), Some("typo")]);
-        let typo = lenient
-            .validation_errors
-            .iter()
-            .find(|e| e.file == "b.cedar")
-            .unwrap();
+        let typo = errors.iter().find(|e| e.file == "b.cedar").unwrap();
         assert_eq!(typo.file, "b.cedar");
         let (offset, len) = typo.spans[0];
         assert_eq!(&files[1].1[offset..offset + len], "resource.secrettt");
@@ -646,7 +489,7 @@ mod tests {
             )],
         ] {
             assert!(
-                Pack::load_lenient(source(&files, SCHEMA)).is_err(),
+                Pack::load_for_analysis(source(&files, SCHEMA)).is_err(),
                 "{files:?}"
             );
         }
@@ -654,26 +497,6 @@ mod tests {
             &[("a.cedar", "permit(principal, action, resource);")],
             "entity A {",
         );
-        assert!(Pack::load_lenient(broken_schema).is_err());
-    }
-
-    #[test]
-    fn hash_depends_on_names_and_texts_not_order() {
-        let a = PackSource {
-            policies: vec![
-                SourceFile::new("a.cedar", "x"),
-                SourceFile::new("b.cedar", "y"),
-            ],
-            schemas: vec![],
-        };
-        let mut b = a.clone();
-        b.policies.reverse();
-        assert_eq!(pack_hash(&a), pack_hash(&b));
-        let mut c = a.clone();
-        c.policies[0].name = "c.cedar".into();
-        assert_ne!(pack_hash(&a), pack_hash(&c));
-        let mut d = a.clone();
-        d.schemas.push(SourceFile::new("a.cedar", "x"));
-        assert_ne!(pack_hash(&a), pack_hash(&d));
+        assert!(Pack::load_for_analysis(broken_schema).is_err());
     }
 }

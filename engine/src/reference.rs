@@ -1,13 +1,17 @@
-//! Plain Cedar on the same requests, for benchmarks: what a service without tollgate would do
-//! — build the Cedar request from JSON (validated against the schema) and authorise it against
-//! every policy as written.
+//! Reference paths, for benchmarks and differential tests only: plain Cedar on the same
+//! requests, and tollgate's decision without its action index. Hidden from the documentation
+//! and outside the supported API: it changes with the engine's internals.
+//!
+//! It is a hidden module rather than a cargo feature because `tollgate bench` compares against
+//! plain Cedar at run time, so the CLI needs it in every build; a feature would only add a
+//! second build of the engine for the workspace's tests.
 
 use cedar_policy::{Authorizer, Context, EntityUid, Request};
 use serde_json::Value;
 
-use crate::decide::{InputError, PreparedEntities};
-use crate::pack::Pack;
-use crate::request::ProposedAction;
+use crate::model::decision::Decision;
+use crate::model::request::ProposedAction;
+use crate::pack::{InputError, Pack, PreparedEntities};
 use crate::timestamp::Timestamp;
 
 /// A request as plain Cedar receives it: uids and context JSON (with `now` filled).
@@ -36,8 +40,9 @@ impl PlainRequest {
     }
 }
 
-/// Authorises with plain Cedar against every policy of `pack`; `Some(true)` for allow, `None`
-/// if the request could not be built.
+/// Authorises with plain Cedar against every policy of `pack` as written, doing what a service
+/// without tollgate would: build the Cedar request from JSON (validated against the schema) and
+/// authorise it. `Some(true)` for allow, `None` if the request could not be built.
 pub fn plain_cedar(
     pack: &Pack,
     entities: &PreparedEntities,
@@ -59,4 +64,15 @@ pub fn plain_cedar(
     .ok()?;
     let response = Authorizer::new().is_authorized(&cedar, pack.cedar_policies(), entities.cedar());
     Some(response.decision() == cedar_policy::Decision::Allow)
+}
+
+/// [`Pack::decide`] evaluating every policy of the pack, without the action index: what the
+/// index must never change (`tests/index_differential.rs`).
+pub fn decide_unindexed(
+    pack: &Pack,
+    request: &ProposedAction,
+    entities: &PreparedEntities,
+    at: Timestamp,
+) -> Result<Decision, InputError> {
+    pack.decide_unindexed(request, entities, at)
 }

@@ -13,6 +13,10 @@ use serde_json::Value;
 use crate::annotations::{SCHEMA_KEYS, find_in_cedar, find_in_json, keys_help, misspelling_of};
 use crate::source::{SourceDiagnostic, SourceFile};
 
+pub(crate) mod actions;
+
+use actions::ActionHierarchy;
+
 /// Annotation marking an entity type whose entities are people.
 pub const HUMAN_ANNOTATION: &str = "human";
 /// Annotation marking an action that expands the principal's privileges.
@@ -28,6 +32,14 @@ pub struct PackSchema {
     entity_shapes: HashMap<String, BTreeMap<String, AttrType>>,
     /// Each fragment in Cedar's JSON schema form (`None` if one has none), for scoped validation.
     fragments_json: Option<Vec<Value>>,
+    /// The action groups (empty if Cedar could not list the action entities).
+    hierarchy: ActionHierarchy,
+    /// Whether `hierarchy` is every group there is: the schema declares no external actions
+    /// and Cedar listed its action entities.
+    hierarchy_complete: bool,
+    /// For every declared action, its namespace and `appliesTo` as JSON text: actions with the
+    /// same key have the same request environments.
+    environments: HashMap<EntityUid, String>,
 }
 
 /// The type of an attribute as far as analysis and context building need it: entities, records,
@@ -108,13 +120,18 @@ impl PackSchema {
             .map(|f| f.to_json_value().ok())
             .collect();
         let types = SchemaTypes::read(fragments_json.as_deref().unwrap_or_default());
+        let hierarchy = ActionHierarchy::of(&schema);
+        let hierarchy_complete = hierarchy.is_ok() && schema.is_complete();
         Ok(Self {
             schema,
             human_types,
             expansion_actions,
             context_types: types.contexts,
             entity_shapes: types.shapes,
+            environments: types.environments,
             fragments_json,
+            hierarchy: hierarchy.unwrap_or_default(),
+            hierarchy_complete,
         })
     }
 
@@ -158,6 +175,28 @@ impl PackSchema {
     /// Each schema fragment in Cedar's JSON form, if every fragment has one.
     pub(crate) fn fragments_json(&self) -> Option<&[Value]> {
         self.fragments_json.as_deref()
+    }
+
+    /// The schema's action groups, as far as it declares them.
+    pub(crate) fn action_hierarchy(&self) -> &ActionHierarchy {
+        &self.hierarchy
+    }
+
+    /// The action groups when they are known to be all there are (see
+    /// [`actions::ActionScope::reach`]), `None` otherwise.
+    pub(crate) fn complete_action_hierarchy(&self) -> Option<&ActionHierarchy> {
+        self.hierarchy_complete.then_some(&self.hierarchy)
+    }
+
+    /// Every declared action, in order.
+    pub(crate) fn actions(&self) -> impl Iterator<Item = &EntityUid> {
+        self.schema.actions()
+    }
+
+    /// The namespace and `appliesTo` of `action` as one key: actions with equal keys have the
+    /// same request environments.
+    pub(crate) fn environment_key(&self, action: &EntityUid) -> Option<&str> {
+        self.environments.get(action).map(String::as_str)
     }
 
     /// The attributes of entity type `ty` (fully qualified) with their types.
@@ -255,6 +294,7 @@ fn parse_fragment(file: &SourceFile) -> Result<SchemaFragment, Box<SourceDiagnos
 struct SchemaTypes {
     contexts: HashMap<EntityUid, BTreeMap<String, AttrType>>,
     shapes: HashMap<String, BTreeMap<String, AttrType>>,
+    environments: HashMap<EntityUid, String>,
 }
 
 impl SchemaTypes {
@@ -291,6 +331,7 @@ impl SchemaTypes {
         };
         let mut contexts = HashMap::new();
         let mut shapes = HashMap::new();
+        let mut environments = HashMap::new();
         for (ns, def) in namespaces() {
             for (name, ty) in def
                 .get("entityTypes")
@@ -313,7 +354,12 @@ impl SchemaTypes {
                 .into_iter()
                 .flatten()
             {
-                let Some(context) = action.get("appliesTo").and_then(|a| a.get("context")) else {
+                let applies_to = action.get("appliesTo");
+                if let Some(uid) = action_uid(ns, name) {
+                    let key = format!("{ns}\u{0}{}", applies_to.unwrap_or(&Value::Null));
+                    environments.insert(uid, key);
+                }
+                let Some(context) = applies_to.and_then(|a| a.get("context")) else {
                     continue;
                 };
                 let attrs = match resolver.resolve(context, ns, 0) {
@@ -325,7 +371,11 @@ impl SchemaTypes {
                 }
             }
         }
-        Self { contexts, shapes }
+        Self {
+            contexts,
+            shapes,
+            environments,
+        }
     }
 }
 

@@ -1,113 +1,20 @@
 //! The four-tier decision, computed in one Cedar evaluation over the pack's shadow set.
 
 use cedar_policy::{Authorizer, Context, Entities, Request};
-use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::canonical::Sha256Digest;
+use super::Pack;
+use super::error::{InputError, error_chain};
 use crate::context::direct_context;
 use crate::index::Candidates;
-use crate::pack::{Pack, PolicyInfo};
-use crate::request::ProposedAction;
-use crate::tier::{Effect, PolicyRole, Tier};
+use crate::model::decision::{Decision, DeterminingPolicy, PolicyError};
+use crate::model::policy::PolicyInfo;
+use crate::model::request::ProposedAction;
+use crate::model::tier::{PolicyRole, Tier};
 use crate::timestamp::Timestamp;
 
 /// The name of the context attribute tollgate fills with the evaluation time.
 pub const NOW: &str = "now";
-
-/// A decision: the tier, and the policies and errors behind it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decision {
-    /// The tier.
-    pub tier: Tier,
-    /// 0, 1 or 2 approvals; `null` for deny.
-    pub approvals_required: Option<u8>,
-    /// The policies that set the tier.
-    pub determining: Vec<DeterminingPolicy>,
-    /// Every policy that failed to evaluate (and what fail-closed made of it).
-    pub errors: Vec<PolicyError>,
-    /// Hash of the canonical request.
-    pub request: Sha256Digest,
-    /// Hash of the canonical pack.
-    pub policy_set: Sha256Digest,
-}
-
-/// A policy named by a decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeterminingPolicy {
-    /// Policy id.
-    pub id: String,
-    /// `permit` or `forbid`.
-    pub effect: Effect,
-    /// Its tier (`deny` for a plain forbid).
-    pub tier: Tier,
-    /// `@reason`, if any.
-    pub reason: Option<String>,
-    /// `<file>:<line>`.
-    pub source: String,
-    /// `@control`, split on commas.
-    pub controls: Vec<String>,
-}
-
-impl DeterminingPolicy {
-    fn of(p: &PolicyInfo) -> Self {
-        Self {
-            id: p.id().to_string(),
-            effect: p.effect(),
-            tier: p.tier(),
-            reason: p.reason().map(String::from),
-            source: p.source(),
-            controls: p.controls(),
-        }
-    }
-}
-
-/// A policy whose evaluation errored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PolicyError {
-    /// Policy id.
-    pub policy: String,
-    /// Cedar's message.
-    pub message: String,
-}
-
-/// A request or entity set that does not fit the pack: an error, never a decision.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
-#[non_exhaustive]
-pub enum InputError {
-    /// The request could not be read.
-    #[error(transparent)]
-    Request(#[from] crate::request::RequestError),
-    /// The caller supplied `context.now`; only tollgate's clock may set it.
-    #[error(
-        "request field `context.now` is set by tollgate from the evaluation time; remove it from the request"
-    )]
-    #[diagnostic(help("pass the evaluation time with --at (CLI) or \"at\" (WASM) instead"))]
-    CallerSuppliedNow,
-    /// The context does not fit the schema.
-    #[error("request field `context` does not match the schema for {action}: {message}")]
-    Context {
-        /// The action whose context was checked.
-        action: String,
-        /// Cedar's message.
-        message: String,
-    },
-    /// The request does not fit the schema (unknown action, wrong principal/resource type, …).
-    #[error("request does not match the schema: {0}")]
-    Schema(String),
-    /// The entities could not be read or do not fit the schema.
-    #[error("entities: {0}")]
-    Entities(String),
-}
-
-/// How [`Pack::decide_with`] picks the policies to evaluate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Evaluation {
-    /// Only the policies whose action scope can match the request (the default).
-    Indexed,
-    /// Every policy in the pack.
-    Full,
-}
 
 /// Entities parsed (and validated) once for a pack, reusable across many decisions.
 #[derive(Debug, Clone)]
@@ -115,7 +22,7 @@ pub struct PreparedEntities(pub(crate) Entities);
 
 impl PreparedEntities {
     /// The Cedar entities.
-    pub fn cedar(&self) -> &Entities {
+    pub(crate) fn cedar(&self) -> &Entities {
         &self.0
     }
 }
@@ -152,23 +59,31 @@ impl Pack {
         entities: &PreparedEntities,
         at: Timestamp,
     ) -> Result<Decision, InputError> {
-        self.decide_with(request, entities, at, Evaluation::Indexed)
+        let candidates = self.candidates(request.action.uid());
+        self.decide_among(request, entities, at, candidates)
     }
 
-    /// [`Pack::decide`] with a choice of evaluation strategy; both give identical decisions
-    /// (tests prove it), `Full` exists to show that and to measure the index.
-    pub fn decide_with(
+    /// [`Pack::decide`] evaluating every policy, without the action index: the reference the
+    /// index is held equal to.
+    pub(crate) fn decide_unindexed(
         &self,
         request: &ProposedAction,
         entities: &PreparedEntities,
         at: Timestamp,
-        evaluation: Evaluation,
+    ) -> Result<Decision, InputError> {
+        self.decide_among(request, entities, at, Candidates::from(self.shadow()))
+    }
+
+    /// The decision over `candidates`, sets of shadow policies whose satisfied and erroring
+    /// policies together are those of the whole shadow set for this request.
+    fn decide_among(
+        &self,
+        request: &ProposedAction,
+        entities: &PreparedEntities,
+        at: Timestamp,
+        candidates: Candidates<'_>,
     ) -> Result<Decision, InputError> {
         let cedar_request = self.cedar_request(request, at)?;
-        let candidates = match evaluation {
-            Evaluation::Indexed => self.candidates(request.action.uid()),
-            Evaluation::Full => Candidates::from(self.shadow()),
-        };
         // Every policy is a permit in the shadow set, so `reason` lists every satisfied policy
         // and `errors` every erroring one, whatever its original effect. The candidate sets are
         // disjoint, so their lists together are those of one evaluation over their union.
@@ -229,8 +144,8 @@ impl Pack {
     }
 
     /// The Cedar request for `request` at `at`, with `now` filled and validated against the
-    /// schema — what a decision evaluates (public so that benches compare like with like).
-    pub fn cedar_request(
+    /// schema: what a decision evaluates.
+    pub(crate) fn cedar_request(
         &self,
         request: &ProposedAction,
         at: Timestamp,
@@ -326,24 +241,6 @@ fn classify(pack: &Pack, satisfied: &[usize], errors: &[(usize, String)]) -> (Ti
         .map(|(i, _)| *i)
         .collect();
     (tier, determining)
-}
-
-/// A Cedar error with its diagnostic causes, on one line (Cedar puts the useful detail there).
-fn error_chain(e: &dyn miette::Diagnostic) -> String {
-    let mut out = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let s = c.to_string();
-        if !out.contains(&s) {
-            out.push_str(": ");
-            out.push_str(&s);
-        }
-        cause = c.source();
-    }
-    if let Some(help) = e.help() {
-        out.push_str(&format!(" (help: {help})"));
-    }
-    out
 }
 
 #[cfg(test)]

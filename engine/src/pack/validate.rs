@@ -30,18 +30,121 @@
 //! and the pack reports exactly what Cedar says there.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
 
 use cedar_policy::{
-    ActionConstraint, EntityUid, Policy, PolicyId, PolicySet, Schema, SchemaFragment,
-    ValidationMode, Validator,
+    EntityUid, Policy, PolicySet, Schema, SchemaFragment, ValidationMode, Validator,
 };
+use miette::LabeledSpan;
 use serde_json::{Map, Value};
 
-use super::load::{Locator, ValidationIssue};
-use crate::index::action_descendants;
+use super::load::file_of;
 use crate::lexical::whole_words;
+use crate::model::policy::PolicyId;
+use crate::model::policy::{PolicyInfo, RejectedPolicy};
 use crate::parallel;
-use crate::schema::{PackSchema, action_uid};
+use crate::schema::PackSchema;
+use crate::schema::actions::{ActionHierarchy, ActionScope, Reach};
+use crate::source::{PackSource, SourceDiagnostic};
+
+/// Where each policy id lives, for pointing Cedar's validation results back into the files.
+pub(super) struct Locator(HashMap<String, (String, (usize, usize))>);
+
+impl Locator {
+    pub(super) fn new(policies: &[PolicyInfo], rejected: &[RejectedPolicy]) -> Self {
+        let mut map = HashMap::new();
+        for p in policies {
+            map.insert(p.id().to_string(), (p.file().to_string(), p.span()));
+        }
+        for r in rejected {
+            map.insert(r.id.to_string(), (r.file.clone(), (r.offset, r.len)));
+        }
+        Self(map)
+    }
+}
+
+/// One result of Cedar's strict validation, located in its file.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidationIssue {
+    /// The policy concerned (`None` if Cedar named a policy tollgate does not know).
+    pub(crate) policy: Option<PolicyId>,
+    /// The policy's file.
+    pub(crate) file: String,
+    /// Byte spans in the file: Cedar's labels, or the whole policy when Cedar gives none.
+    pub(crate) spans: Vec<(usize, usize)>,
+    /// Cedar's message.
+    pub(crate) message: String,
+    /// Cedar's help, if any.
+    pub(crate) help: Option<String>,
+    /// A Cedar validation warning rather than an error.
+    pub(crate) warning: bool,
+}
+
+impl ValidationIssue {
+    pub(super) fn new<E: miette::Diagnostic + fmt::Display>(
+        locator: &Locator,
+        policy_id: &cedar_policy::PolicyId,
+        e: &E,
+        warning: bool,
+    ) -> Self {
+        let id: &str = policy_id.as_ref();
+        let labels: Vec<(usize, usize)> = e
+            .labels()
+            .map(|l| l.map(|l| (l.offset(), l.len())).collect())
+            .unwrap_or_default();
+        let (policy, file, spans) = match locator.0.get(id) {
+            Some((file, span)) => (
+                Some(PolicyId::new(id)),
+                file.clone(),
+                if labels.is_empty() {
+                    vec![*span]
+                } else {
+                    labels
+                },
+            ),
+            None => (None, "<pack>".to_string(), vec![(0, 0)]),
+        };
+        Self {
+            policy,
+            file,
+            spans,
+            message: e.to_string(),
+            help: e.help().map(|h| h.to_string()),
+            warning,
+        }
+    }
+
+    /// The problem as `Pack::load` reports it.
+    pub(super) fn to_diagnostic(&self, source: &PackSource) -> SourceDiagnostic {
+        let file = file_of(source, &self.file);
+        let first = self.spans.first().copied().unwrap_or((0, 0));
+        let mut d = SourceDiagnostic::new(
+            "tollgate::validation",
+            &file,
+            first.into(),
+            match &self.policy {
+                Some(id) => format!(
+                    "policy `{id}` does not validate against the schema: {}",
+                    self.message
+                ),
+                None => self.message.clone(),
+            },
+        );
+        let labels = self
+            .spans
+            .iter()
+            .map(|&s| LabeledSpan::new_with_span(None, s))
+            .collect();
+        d = d.with_labels(labels, &file.text);
+        if let Some(id) = &self.policy {
+            d = d.with_policy(id.to_string());
+        }
+        if let Some(help) = &self.help {
+            d = d.with_help(help.clone());
+        }
+        d
+    }
+}
 
 /// Strict validation of `policies` (unique ids) against `schema`: their errors and warnings,
 /// exactly as Cedar's validator gives them over the whole set.
@@ -81,87 +184,34 @@ pub(super) fn validate(
 /// How many actions (with their groups) a shared scoped schema may declare.
 const BATCH_ACTIONS: usize = 8;
 
-/// A policy's action scope.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Scope {
-    /// `action`: every action.
-    Any,
-    /// `action == A`.
-    Eq(EntityUid),
-    /// `action in A` or `action in [A, B]`: these and every action in them.
-    In(Vec<EntityUid>),
-}
-
-impl Scope {
-    fn of(policy: &Policy) -> Self {
-        match policy.action_constraint() {
-            ActionConstraint::Any => Self::Any,
-            ActionConstraint::Eq(action) => Self::Eq(action),
-            ActionConstraint::In(actions) => Self::In(actions),
-        }
-    }
-}
-
 /// What scoping needs from the schema.
 struct Scopes<'a> {
+    schema: &'a PackSchema,
     /// Each schema fragment in its JSON form.
     fragments: &'a [Value],
-    /// Every declared action.
-    actions: BTreeSet<EntityUid>,
-    /// For every action group, the actions (transitively) in it.
-    descendants: HashMap<EntityUid, BTreeSet<EntityUid>>,
-    /// For every action, the groups it is (transitively) in.
-    ancestors: HashMap<EntityUid, BTreeSet<EntityUid>>,
-    /// For every declared action, its namespace and `appliesTo` as JSON text: actions with the
-    /// same key have the same request environments.
-    environments: HashMap<EntityUid, String>,
+    /// The action groups, complete.
+    hierarchy: &'a ActionHierarchy,
 }
 
 impl<'a> Scopes<'a> {
     /// `None` when the schema cannot be taken apart (then every policy is checked in full).
     fn new(schema: &'a PackSchema) -> Option<Self> {
-        if !schema.schema.is_complete() {
-            return None;
-        }
-        let fragments = schema.fragments_json()?;
-        let descendants = action_descendants(&schema.schema).ok()?;
-        let mut ancestors: HashMap<EntityUid, BTreeSet<EntityUid>> = HashMap::new();
-        for (group, members) in &descendants {
-            for member in members {
-                ancestors
-                    .entry(member.clone())
-                    .or_default()
-                    .insert(group.clone());
-            }
-        }
-        let mut environments = HashMap::new();
-        for (namespace, body) in namespaces(fragments) {
-            for (name, declaration) in actions_of(body) {
-                let Some(uid) = action_uid(namespace, name) else {
-                    continue;
-                };
-                let applies_to = declaration.get("appliesTo").unwrap_or(&Value::Null);
-                environments.insert(uid, format!("{namespace}\u{0}{applies_to}"));
-            }
-        }
         Some(Self {
-            fragments,
-            actions: schema.schema.actions().cloned().collect(),
-            descendants,
-            ancestors,
-            environments,
+            schema,
+            fragments: schema.fragments_json()?,
+            hierarchy: schema.complete_action_hierarchy()?,
         })
     }
 
     /// The policies the scoped run does not clear.
-    fn suspects(&self, policies: &[&'a Policy]) -> HashSet<PolicyId> {
+    fn suspects(&self, policies: &[&'a Policy]) -> HashSet<cedar_policy::PolicyId> {
         let mut groups: BTreeMap<BTreeSet<EntityUid>, Vec<&Policy>> = BTreeMap::new();
         // Most policies share their scope with others: work out each scope's actions once.
-        let mut kept_for: HashMap<(Scope, bool), BTreeSet<EntityUid>> = HashMap::new();
+        let mut kept_for: HashMap<(ActionScope, bool), BTreeSet<EntityUid>> = HashMap::new();
         for policy in policies {
-            let scope = Scope::of(policy);
+            let scope = ActionScope::of(policy);
             // `==` reaches one action: there is no other for it to stand for.
-            let names = !matches!(scope, Scope::Eq(_)) && names_action(policy);
+            let names = !matches!(scope, ActionScope::Eq(_)) && names_action(policy);
             let kept = kept_for
                 .entry((scope, names))
                 .or_insert_with_key(|(scope, names)| self.kept(scope, *names));
@@ -202,7 +252,10 @@ impl<'a> Scopes<'a> {
 
     /// The policies of `groups` (each with the actions its scoped schema keeps) the scoped run
     /// does not clear.
-    fn suspects_in(&self, groups: &[(BTreeSet<EntityUid>, Vec<&Policy>)]) -> HashSet<PolicyId> {
+    fn suspects_in(
+        &self,
+        groups: &[(BTreeSet<EntityUid>, Vec<&Policy>)],
+    ) -> HashSet<cedar_policy::PolicyId> {
         let mut suspects = HashSet::new();
         for (kept, policies) in groups {
             let cleared = self.scoped_schema(kept).and_then(|schema| {
@@ -211,7 +264,7 @@ impl<'a> Scopes<'a> {
                     subset.add((*p).clone()).ok()?;
                 }
                 let result = Validator::new(schema).validate(&subset, ValidationMode::Strict);
-                let flagged: HashSet<PolicyId> = result
+                let flagged: HashSet<cedar_policy::PolicyId> = result
                     .validation_errors()
                     .map(|e| e.policy_id().clone())
                     .chain(result.validation_warnings().map(|w| w.policy_id().clone()))
@@ -229,32 +282,19 @@ impl<'a> Scopes<'a> {
     /// The actions the scoped schema for a policy with this action `scope` declares: those the
     /// scope can reach (one per kind of environment unless the conditions name `action`), the
     /// groups they are in and the actions the scope names.
-    fn kept(&self, scope: &Scope, conditions_name_action: bool) -> BTreeSet<EntityUid> {
-        let (named, reach): (&[EntityUid], BTreeSet<EntityUid>) = match scope {
-            Scope::Any => (&[], self.actions.clone()),
-            Scope::Eq(action) => (
-                std::slice::from_ref(action),
-                BTreeSet::from([action.clone()]),
-            ),
-            Scope::In(groups) => {
-                let reach = groups
-                    .iter()
-                    .flat_map(|g| {
-                        std::iter::once(g.clone())
-                            .chain(self.descendants.get(g).into_iter().flatten().cloned())
-                    })
-                    .collect();
-                (groups, reach)
-            }
+    fn kept(&self, scope: &ActionScope, conditions_name_action: bool) -> BTreeSet<EntityUid> {
+        let reach = match scope.reach(Some(self.hierarchy)) {
+            Reach::All => self.schema.actions().cloned().collect(),
+            Reach::Only(actions) => actions,
         };
         let reach = if conditions_name_action {
             reach
         } else {
             self.one_per_environment(reach)
         };
-        let mut kept: BTreeSet<EntityUid> = named.iter().cloned().collect();
+        let mut kept: BTreeSet<EntityUid> = scope.named().iter().cloned().collect();
         for action in reach {
-            kept.extend(self.ancestors.get(&action).into_iter().flatten().cloned());
+            kept.extend(self.hierarchy.groups_of(&action).cloned());
             kept.insert(action);
         }
         kept
@@ -265,8 +305,8 @@ impl<'a> Scopes<'a> {
         let mut seen: HashSet<&str> = HashSet::new();
         actions
             .into_iter()
-            .filter(|a| match self.environments.get(a) {
-                Some(key) => seen.insert(key.as_str()),
+            .filter(|a| match self.schema.environment_key(a) {
+                Some(key) => seen.insert(key),
                 // Not found in the JSON form: keep it rather than guess.
                 None => true,
             })
@@ -309,21 +349,6 @@ impl<'a> Scopes<'a> {
             .collect::<Option<Vec<_>>>()?;
         Schema::from_schema_fragments(fragments).ok()
     }
-}
-
-/// Each namespace of each fragment: its name and its declarations.
-fn namespaces(fragments: &[Value]) -> impl Iterator<Item = (&String, &Value)> {
-    fragments
-        .iter()
-        .flat_map(|f| f.as_object().into_iter().flatten())
-}
-
-/// The action declarations of one namespace.
-fn actions_of(body: &Value) -> impl Iterator<Item = (&String, &Value)> {
-    body.get("actions")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
 }
 
 /// Whether the policy's conditions may name the `action` variable: the scope names it exactly
