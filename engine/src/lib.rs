@@ -26,16 +26,13 @@
     clippy::indexing_slicing
 )]
 
+mod accel;
 mod annotations;
 mod api;
 mod canonical;
-mod context;
-mod index;
 mod lexical;
-mod memo;
 mod model;
 mod pack;
-mod parallel;
 mod schema;
 mod source;
 mod timestamp;

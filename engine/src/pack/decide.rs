@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use super::Pack;
 use super::error::{InputError, error_chain};
-use crate::context::direct_context;
-use crate::index::Candidates;
+use crate::accel::context::direct_context;
+use crate::accel::index::Candidates;
 use crate::model::decision::{Decision, DeterminingPolicy, PolicyError};
 use crate::model::policy::PolicyInfo;
 use crate::model::request::ProposedAction;

@@ -9,12 +9,11 @@ use miette::LabeledSpan;
 use serde_json::Value;
 
 use super::LoadError;
+use crate::accel;
 use crate::annotations::{POLICY_KEYS, find_in_cedar, keys_help, misspelling_of};
-use crate::lexical::{policy_boundary_after, swap_effect};
 use crate::limits::{Limit, LimitExceeded, Limits};
 use crate::model::policy::{AnnotationKey, Placement, PolicyId, PolicyInfo, RejectedPolicy};
 use crate::model::tier::{Effect, PolicyRole};
-use crate::parallel;
 use crate::schema::PackSchema;
 use crate::source::{LineIndex, PackSource, SourceDiagnostic, SourceFile};
 
@@ -180,27 +179,11 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
     out
 }
 
-/// The policies of `text`, as one set or (for a large text) two that together hold the same
-/// policies in the same order. A large text is cut at a policy boundary and its halves parsed on
-/// two threads; the second half is padded with spaces to its offset, so every source position
-/// Cedar records is what parsing the whole text gives. If a half does not parse, the whole text
-/// is parsed again, so that errors are reported exactly as for the whole.
+/// The policies of `text`: one set, or for a large text two (see `accel::parse`) that together
+/// hold the same policies in the same order.
 fn parse_policies(text: &str) -> Result<Vec<PolicySet>, Box<cedar_policy::ParseErrors>> {
-    /// Below this size (about 400 policies) one thread parses faster than two.
-    const WORTH_SPLITTING: usize = 64 * 1024;
-    let halves = (text.len() >= WORTH_SPLITTING)
-        .then(|| policy_boundary_after(text, text.len() / 2))
-        .flatten()
-        .and_then(|cut| Some((text.get(..cut)?, text.get(cut..)?, cut)));
-    if let Some((first, second, cut)) = halves {
-        let padded = " ".repeat(cut) + second;
-        if let (Some(a), Some(b)) = parallel::join(
-            true,
-            || PolicySet::from_str(first).ok(),
-            || PolicySet::from_str(&padded).ok(),
-        ) {
-            return Ok(vec![a, b]);
-        }
+    if let Some(halves) = accel::parse::in_halves(text) {
+        return Ok(halves);
     }
     PolicySet::from_str(text)
         .map(|set| vec![set])
@@ -209,7 +192,7 @@ fn parse_policies(text: &str) -> Result<Vec<PolicySet>, Box<cedar_policy::ParseE
 
 /// The policies of a set parsed from one text, in source order: Cedar names them `policy0`,
 /// `policy1`, … as they appear.
-fn in_source_order(set: &PolicySet) -> Vec<&Policy> {
+pub(crate) fn in_source_order(set: &PolicySet) -> Vec<&Policy> {
     let mut parsed: Vec<(usize, &Policy)> = set
         .policies()
         .filter_map(|p| {
@@ -231,53 +214,20 @@ pub(crate) const INVALID_TIER_HELP: &str = "valid: @tier(\"auto\"|\"single\"|\"d
 
 /// Every policy's shadow, in order: the same scope and conditions as a `permit`, so that one
 /// Cedar evaluation reports every satisfied policy whatever its effect (Cedar only reports the
-/// winning effect's policies). Each policy comes with its source text.
-///
-/// A permit is its own shadow. A forbid's text with its keyword swapped parses to its shadow;
-/// the swapped texts are parsed together, as one set, which costs what parsing the pack did. A
-/// shadow that is not the forbid as a permit (checked on effect, annotations and scope) is
-/// built instead through Cedar's JSON form, slower but exact.
+/// winning effect's policies). A permit is its own shadow; a forbid's is built through Cedar's
+/// JSON form, unless `accel::parse` built it from the policy's text (given with each policy).
 fn shadows(policies: &[(&Policy, &str)]) -> Vec<Result<Policy, String>> {
-    let swapped: Vec<Option<String>> = policies
-        .iter()
-        .map(|(p, text)| match p.effect() {
-            cedar_policy::Effect::Forbid => swap_effect(text),
-            cedar_policy::Effect::Permit => None,
-        })
-        .collect();
-    let batch: Vec<&str> = swapped.iter().flatten().map(String::as_str).collect();
-    let parsed = PolicySet::from_str(&batch.join("\n")).ok();
-    let mut parsed = parsed
-        .as_ref()
-        .map(in_source_order)
-        .filter(|parsed| parsed.len() == batch.len())
-        .unwrap_or_default()
-        .into_iter();
+    let from_text = accel::parse::shadows_from_text(policies);
     policies
         .iter()
-        .zip(swapped)
-        .map(|((policy, _), swapped)| {
+        .zip(from_text)
+        .map(|((policy, _), from_text)| {
             if policy.effect() == cedar_policy::Effect::Permit {
                 return Ok((*policy).clone());
             }
-            let candidate = swapped.and_then(|_| parsed.next());
-            match candidate {
-                Some(shadow) if is_shadow_of(shadow, policy) => {
-                    Ok(shadow.new_id(policy.id().clone()))
-                }
-                _ => shadow_by_json(policy),
-            }
+            from_text.map_or_else(|| shadow_by_json(policy), Ok)
         })
         .collect()
-}
-
-/// Whether `shadow` is `policy` as a permit, as far as cheap checks tell.
-fn is_shadow_of(shadow: &Policy, policy: &Policy) -> bool {
-    shadow.effect() == cedar_policy::Effect::Permit
-        && shadow.annotations().eq(policy.annotations())
-        && shadow.principal_constraint() == policy.principal_constraint()
-        && shadow.action_constraint() == policy.action_constraint()
-        && shadow.resource_constraint() == policy.resource_constraint()
 }
 
 /// A forbid's shadow through Cedar's JSON form.

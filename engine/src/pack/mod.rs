@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use cedar_policy::{Policy, PolicySet};
 
+use crate::accel::index::{ActionIndex, Candidates};
+use crate::accel::parallel;
 use crate::canonical::Sha256Digest;
-use crate::index::{ActionIndex, Candidates};
 use crate::model::policy::{PolicyInfo, RejectedPolicy};
-use crate::parallel;
 use crate::schema::PackSchema;
 use crate::source::{PackSource, SourceDiagnostic};
 
@@ -23,6 +23,7 @@ pub use decide::{NOW, PreparedEntities};
 pub use error::{InputError, LoadError};
 pub use hash::pack_hash;
 pub(crate) use load::INVALID_TIER_HELP;
+pub(crate) use load::in_source_order;
 use load::{Gathered, ProblemKind, build_sets, gather};
 pub(crate) use validate::ValidationIssue;
 use validate::{Locator, validate};

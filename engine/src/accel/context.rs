@@ -1,5 +1,9 @@
 //! Building a request's Cedar context straight from its JSON, without Cedar's JSON parser.
 //!
+//! Reference path: Cedar's `Context::from_json_value` in `pack::decide`, which runs whenever
+//! this gives no context or Cedar's type check refuses it. Held equal by
+//! `the_fast_path_agrees_with_cedars_parser` below (2,000 generated contexts, both paths).
+//!
 //! Cedar's schema-directed JSON parsing tries each spelling a value may have and formats an
 //! error for every miss; on the reference pack it was about half the time of a decision. Most
 //! contexts are plain booleans, integers, strings, records, sets and `{"type", "id"}` entity
@@ -20,7 +24,7 @@ use std::str::FromStr;
 use cedar_policy::{Context, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde_json::{Map, Value};
 
-use crate::memo::{Memo, memoised};
+use super::memo::{Memo, memoised};
 use crate::schema::AttrType;
 
 /// The context for `context` plus `now` (a Cedar datetime string) when given, or `None` when

@@ -1,5 +1,9 @@
 //! Per-thread memos for values Cedar is slow to build from text (an extension value's name, an
 //! entity type name), where a run of decisions asks for the same few again and again.
+//!
+//! Reference path: calling the computation every time. A memo returns only what the
+//! computation returned for the same text; the `uid` and `context` differential tests run through
+//! the memos, and `computes_once_and_stays_bounded` below checks the memo itself.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

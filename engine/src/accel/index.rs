@@ -1,5 +1,11 @@
 //! The action-scope index: per action, only the policies whose scope can match it.
 //!
+//! Reference path: `Pack::decide_unindexed` (public for tests as
+//! `reference::decide_unindexed`), every shadow policy in one evaluation. Held equal by
+//! `tests/index_differential.rs` (generated packs, with and without a schema and action groups,
+//! and a pack large enough for the split index) and by
+//! `tests/reference_pack.rs::the_index_changes_no_reference_decision`.
+//!
 //! Plain Cedar evaluates every policy on every request, about a microsecond each even when the
 //! scope rules it out. Most policies name their actions, so grouping them by action at load time
 //! makes a decision cost what the request's own action costs. Results are identical to evaluating

@@ -1,5 +1,11 @@
 //! Two-way parallelism for loading large packs, where the platform has threads.
 //!
+//! Reference path: the same two pieces one after the other (what one core and WebAssembly do).
+//! Held equal by `same_results_small_and_large` below, and on a whole pack by
+//! `tests/index_differential.rs::a_split_index_decides_as_full_evaluation` (4,000 policies,
+//! loaded on two threads where there are two cores) and the `pack::load` test
+//! `large_texts_parse_in_two_halves_with_whole_text_positions`.
+//!
 //! Loading 10,000 policies parses, validates and indexes independent pieces; on a machine with
 //! two or more cores, two threads take about half the time. The results are the same as running
 //! the pieces one after the other, which is what happens on a single core and on WebAssembly.

@@ -1,0 +1,22 @@
+//! Speed-ups, behind one seam. Each makes something the plain algorithm does faster and
+//! none decides anything differently: every file names its reference path (what the engine
+//! does without it) and the differential test that holds the two equal. The plain algorithm
+//! in `pack/` reads straight through, calling in here where a speed-up applies.
+//!
+//! - `index`: per action, only the policies whose scope can match it (vs. every policy).
+//! - `validation`: strict validation scoped to the actions each policy reaches (vs. validating
+//!   every policy against the whole schema).
+//! - `context`: a request's context built without Cedar's JSON parser (vs. the parser).
+//! - `uid`: `Type::"id"` read without Cedar's parser (vs. the parser).
+//! - `parse`: large files parsed in halves, forbids' shadows from text (vs. the whole file,
+//!   Cedar's JSON form).
+//! - `parallel`: two threads where there are two cores (vs. one after the other).
+//! - `memo`: per-thread memos of values Cedar is slow to build (vs. building them each time).
+
+pub(crate) mod context;
+pub(crate) mod index;
+pub(crate) mod memo;
+pub(crate) mod parallel;
+pub(crate) mod parse;
+pub(crate) mod uid;
+pub(crate) mod validation;
