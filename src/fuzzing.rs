@@ -270,7 +270,7 @@ pub fn verify_approvals(data: &[u8]) {
             "counted for another request: {verdict:?}"
         );
         assert!(
-            record.approver.uid() != request.principal.uid(),
+            record.approver != request.principal,
             "the requester approved itself: {verdict:?}"
         );
         match record.decision {

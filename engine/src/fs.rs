@@ -3,6 +3,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
 use crate::limits::{Limit, LimitExceeded, Limits};
 
 use crate::source::{PackSource, SourceFile};
@@ -90,9 +92,13 @@ pub fn read_bytes(path: &Path, max: usize) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
-/// Every file under `root` (recursively, skipping hidden entries) whose name satisfies `keep`,
-/// named relative to `root` with `/` separators, sorted.
-fn collect(root: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<SourceFile>, ReadError> {
+/// The paths of every file under the folder `root` (recursively, skipping hidden entries and
+/// not following links to folders) whose name satisfies `keep`, sorted: the one folder walk
+/// for policies, schemas, policy tests and workflows.
+pub(crate) fn find_files(
+    root: &Path,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<PathBuf>, ReadError> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -107,19 +113,67 @@ fn collect(root: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<SourceFile>, 
             if kind.is_dir() {
                 stack.push(path);
             } else if keep(&name) {
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap_or(&path)
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                out.push(SourceFile::new(rel, read_text(&path)?));
+                out.push(path);
             }
         }
     }
+    out.sort();
+    Ok(out)
+}
+
+/// `path` relative to `root`, with `/` separators: how files are named in messages.
+pub(crate) fn relative_name(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Every file under `root` whose name satisfies `keep` (see [`find_files`]), read and named
+/// relative to `root`, sorted by name.
+fn collect(root: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<SourceFile>, ReadError> {
+    let mut out = Vec::new();
+    for path in find_files(root, keep)? {
+        out.push(SourceFile::new(
+            relative_name(root, &path),
+            read_text(&path)?,
+        ));
+    }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// Entities read from an entities file a test or workflow file names: `rel`, relative to the
+/// folder of the naming file `beside`, as strict JSON.
+pub(crate) fn read_entities_beside(beside: &Path, rel: &str) -> Result<Value, EntitiesFileError> {
+    let path = beside.parent().unwrap_or(Path::new(".")).join(rel);
+    let text = read_text(&path)?;
+    crate::json::parse(&text).map_err(|e| EntitiesFileError::Json {
+        message: e.to_string(),
+        path,
+    })
+}
+
+/// An entities file that could not be read, or is not JSON.
+#[derive(Debug)]
+pub(crate) enum EntitiesFileError {
+    /// Unreadable.
+    Read(ReadError),
+    /// Not JSON.
+    Json {
+        /// The entities file.
+        path: PathBuf,
+        /// The JSON error.
+        message: String,
+    },
+}
+
+impl From<ReadError> for EntitiesFileError {
+    fn from(e: ReadError) -> Self {
+        Self::Read(e)
+    }
 }
 
 fn is_schema_file(name: &str) -> bool {

@@ -186,7 +186,7 @@ mod files {
     use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::fs::{ReadError, read_text};
+    use crate::fs::{EntitiesFileError, ReadError, find_files, read_entities_beside, read_text};
 
     /// A test file read from disk with its entities resolved.
     #[derive(Debug, Clone)]
@@ -225,14 +225,12 @@ mod files {
         let file = TestFile::parse(&path.display().to_string(), &text)?;
         let entities = match &file.entities {
             None => Value::Array(vec![]),
-            Some(Value::String(rel)) => {
-                let p = path.parent().unwrap_or(Path::new(".")).join(rel);
-                let text = read_text(&p)?;
-                crate::json::parse(&text).map_err(|e| TestLoadError::Entities {
-                    path: p,
-                    message: e.to_string(),
-                })?
-            }
+            Some(Value::String(rel)) => read_entities_beside(path, rel).map_err(|e| match e {
+                EntitiesFileError::Read(e) => TestLoadError::Read(e),
+                EntitiesFileError::Json { path, message } => {
+                    TestLoadError::Entities { path, message }
+                }
+            })?,
             Some(inline) => crate::json::recheck(inline).map_err(|e| TestLoadError::Entities {
                 path: path.to_path_buf(),
                 message: e.message(),
@@ -334,7 +332,8 @@ mod files {
         Ok(report)
     }
 
-    /// The `.yaml`/`.yml` files at `path` (a file, or a folder searched recursively), sorted.
+    /// The `.yaml`/`.yml` files at `path` (a file, or a folder searched recursively as
+    /// [`crate::fs`] searches the policies folder: hidden entries skipped), sorted.
     pub fn find_test_files(path: &Path) -> Result<Vec<PathBuf>, ReadError> {
         let meta = std::fs::metadata(path).map_err(|source| ReadError::Io {
             path: path.into(),
@@ -343,27 +342,8 @@ mod files {
         if !meta.is_dir() {
             return Ok(vec![path.to_path_buf()]);
         }
-        let mut out = Vec::new();
-        let mut stack = vec![path.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let entries = std::fs::read_dir(&dir).map_err(|source| ReadError::Io {
-                path: dir.clone(),
-                source,
-            })?;
-            for entry in entries {
-                let entry = entry.map_err(|source| ReadError::Io {
-                    path: dir.clone(),
-                    source,
-                })?;
-                let p = entry.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                    out.push(p);
-                }
-            }
-        }
-        out.sort();
-        Ok(out)
+        find_files(path, &|name| {
+            name.ends_with(".yaml") || name.ends_with(".yml")
+        })
     }
 }

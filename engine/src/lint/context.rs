@@ -173,9 +173,7 @@ fn decide_workflow<'a>(
         .map_err(|e| err(e.to_string()))?;
     let mut decisions = Vec::new();
     for index in 0..file.workflow.steps.len() {
-        let request = file.request(index, |action| {
-            schema.context_declares(action.uid(), REQUEST_ID)
-        })?;
+        let request = file.request(index, |action| schema.context_declares(action, REQUEST_ID))?;
         let at = file.at(index, today.start_of_day());
         let decision = pack
             .decide(&request, &entities, at)

@@ -47,8 +47,8 @@ impl GateAfterExpansion {
                 let Some(step) = file.workflow.steps.get(i) else {
                     continue;
                 };
-                let action = step_action(step);
-                if d.tier != Tier::Auto || !cx.schema().is_expansion(&action) {
+                let action = crate::EntityRef::from_json(&step.action, "action");
+                if d.tier != Tier::Auto || !action.is_ok_and(|a| cx.schema().is_expansion(&a)) {
                     continue;
                 }
                 let later: Vec<(usize, &Decision)> = run

@@ -56,7 +56,7 @@ impl UngatedExpansion {
             let uncovered: Vec<String> = facts
                 .actions
                 .iter()
-                .filter(|a| cx.schema().is_expansion(&a.to_string()))
+                .filter(|a| cx.schema().is_expansion_uid(a))
                 .filter(|a| !restricting.iter().any(|(_, g)| g.implied_by(facts, a)))
                 .map(|a| {
                     let why = cx

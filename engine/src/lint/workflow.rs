@@ -261,7 +261,7 @@ mod files {
     use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::fs::{ReadError, read_text};
+    use crate::fs::{EntitiesFileError, ReadError, read_entities_beside, read_text, relative_name};
     use crate::testcase::find_test_files;
 
     /// Why the workflows could not be read.
@@ -289,24 +289,16 @@ mod files {
     pub fn read_workflows(dir: &Path) -> Result<Vec<WorkflowFile>, WorkflowLoadError> {
         let mut out = Vec::new();
         for path in find_test_files(dir)? {
-            let name = path
-                .strip_prefix(dir)
-                .unwrap_or(&path)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
             let text = read_text(&path)?;
-            let file = WorkflowFile::parse(SourceFile::new(name, text))?;
+            let file = WorkflowFile::parse(SourceFile::new(relative_name(dir, &path), text))?;
             let file = match file.entities_path() {
                 Some(rel) => {
-                    let p = path.parent().unwrap_or(Path::new(".")).join(rel);
-                    let text = read_text(&p)?;
-                    let entities =
-                        crate::json::parse(&text).map_err(|e| WorkflowLoadError::Entities {
-                            path: p,
-                            message: e.to_string(),
-                        })?;
+                    let entities = read_entities_beside(&path, rel).map_err(|e| match e {
+                        EntitiesFileError::Read(e) => WorkflowLoadError::Read(e),
+                        EntitiesFileError::Json { path, message } => {
+                            WorkflowLoadError::Entities { path, message }
+                        }
+                    })?;
                     file.with_entities(entities)
                 }
                 None => file,

@@ -17,7 +17,7 @@ pub struct EntityRef {
 
 impl EntityRef {
     /// The Cedar uid.
-    pub fn uid(&self) -> &EntityUid {
+    pub(crate) fn uid(&self) -> &EntityUid {
         &self.uid
     }
     /// Entity type, e.g. `Agent`.

@@ -140,7 +140,7 @@ impl Pack {
     /// without a clock of their own (the WASM module) require a time exactly when this is true.
     pub fn needs_time(&self, request: &ProposedAction) -> bool {
         self.schema()
-            .is_none_or(|s| s.context_declares(request.action.uid(), NOW))
+            .is_none_or(|s| s.context_declares(&request.action, NOW))
     }
 
     /// The Cedar request for `request` at `at`, with `now` filled and validated against the

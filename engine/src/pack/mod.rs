@@ -412,10 +412,11 @@ mod tests {
         let schema = pack.schema().unwrap();
         assert!(schema.is_human_type("Human") && !schema.is_human_type("Agent"));
         assert!(
-            schema.is_expansion("Action::\"grow\"") && !schema.is_expansion("Action::\"read\"")
+            schema.is_expansion(&"Action::\"grow\"".parse().unwrap())
+                && !schema.is_expansion(&"Action::\"read\"".parse().unwrap())
         );
-        let grow: cedar_policy::EntityUid = "Action::\"grow\"".parse().unwrap();
-        let read: cedar_policy::EntityUid = "Action::\"read\"".parse().unwrap();
+        let grow: crate::EntityRef = "Action::\"grow\"".parse().unwrap();
+        let read: crate::EntityRef = "Action::\"read\"".parse().unwrap();
         assert!(schema.context_declares(&grow, "now"));
         assert!(!schema.context_declares(&read, "now"));
     }

@@ -11,6 +11,7 @@ use cedar_policy::{EntityId, EntityNamespace, EntityTypeName, EntityUid, Schema,
 use serde_json::Value;
 
 use crate::annotations::{SCHEMA_KEYS, find_in_cedar, find_in_json, keys_help, misspelling_of};
+use crate::model::request::EntityRef;
 use crate::source::{SourceDiagnostic, SourceFile};
 
 pub(crate) mod actions;
@@ -136,7 +137,7 @@ impl PackSchema {
     }
 
     /// The Cedar schema.
-    pub fn cedar(&self) -> &Schema {
+    pub(crate) fn cedar(&self) -> &Schema {
         &self.schema
     }
 
@@ -155,15 +156,20 @@ impl PackSchema {
         &self.expansion_actions
     }
 
-    /// Whether `action` (written `Action::"id"`) expands privilege.
-    pub fn is_expansion(&self, action: &str) -> bool {
-        self.expansion_actions.contains_key(action)
+    /// Whether `action` is marked `@privilege_expansion`.
+    pub fn is_expansion(&self, action: &EntityRef) -> bool {
+        self.is_expansion_uid(action.uid())
+    }
+
+    /// [`PackSchema::is_expansion`] for a Cedar uid.
+    pub(crate) fn is_expansion_uid(&self, action: &EntityUid) -> bool {
+        self.expansion_actions.contains_key(&action.to_string())
     }
 
     /// Whether the context of `action` declares a top-level attribute `name`.
-    pub fn context_declares(&self, action: &EntityUid, name: &str) -> bool {
+    pub fn context_declares(&self, action: &EntityRef, name: &str) -> bool {
         self.context_types
-            .get(action)
+            .get(action.uid())
             .is_some_and(|attrs| attrs.contains_key(name))
     }
 
