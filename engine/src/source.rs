@@ -90,11 +90,59 @@ impl<'a> LineIndex<'a> {
     }
 }
 
+/// The kind of a [`SourceDiagnostic`]: one list of every code the loader reports, each shown
+/// as `tollgate::<name>` (stable, for tooling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DiagnosticCode {
+    /// A schema file does not parse, or the schema does not build.
+    Schema,
+    /// An annotation key close to one tollgate reads.
+    MisspelledAnnotation,
+    /// A policy does not validate strictly against the schema.
+    Validation,
+    /// A file name given twice.
+    DuplicateFile,
+    /// A policy file does not parse.
+    Parse,
+    /// A policy template (not supported).
+    Template,
+    /// An empty `@id`.
+    InvalidId,
+    /// A `@tier` outside the tier table.
+    InvalidTier,
+    /// A file or pack over a size or nesting limit.
+    Limit,
+    /// Two policies with one id.
+    DuplicateId,
+    /// A policy Cedar would not add to a set (cannot happen with unique ids).
+    Internal,
+}
+
+impl DiagnosticCode {
+    /// The code as reported, e.g. `tollgate::parse`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Schema => "tollgate::schema",
+            Self::MisspelledAnnotation => "tollgate::misspelled_annotation",
+            Self::Validation => "tollgate::validation",
+            Self::DuplicateFile => "tollgate::duplicate_file",
+            Self::Parse => "tollgate::parse",
+            Self::Template => "tollgate::template",
+            Self::InvalidId => "tollgate::invalid_id",
+            Self::InvalidTier => "tollgate::invalid_tier",
+            Self::Limit => "tollgate::limit",
+            Self::DuplicateId => "tollgate::duplicate_id",
+            Self::Internal => "tollgate::internal",
+        }
+    }
+}
+
 /// A problem in one source file, with the span(s) it concerns: rendered by miette with a snippet.
 #[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
 #[error("{file}:{}:{}: {message}", position.line, position.column)]
 pub struct SourceDiagnostic {
-    /// What kind of problem (stable, for tooling).
+    /// What kind of problem (stable, for tooling): a [`DiagnosticCode`] as text.
     #[diagnostic(code)]
     pub code: &'static str,
     /// File name as given to the loader.
@@ -117,7 +165,7 @@ pub struct SourceDiagnostic {
 impl SourceDiagnostic {
     /// Builds a diagnostic at `span` of `file`.
     pub(crate) fn new(
-        code: &'static str,
+        code: DiagnosticCode,
         file: &SourceFile,
         span: SourceSpan,
         message: impl Into<String>,
@@ -125,7 +173,7 @@ impl SourceDiagnostic {
         let message = message.into();
         let src = Snippet::around(&file.name, &file.text, span).with_language("cedar");
         Self {
-            code,
+            code: code.as_str(),
             file: file.name.clone(),
             position: line_col(&file.text, span.offset()),
             policy: None,

@@ -15,14 +15,14 @@ use crate::limits::{Limit, LimitExceeded, Limits};
 use crate::model::policy::{AnnotationKey, Placement, PolicyId, PolicyInfo, RejectedPolicy};
 use crate::model::tier::{Effect, PolicyRole};
 use crate::schema::PackSchema;
-use crate::source::{LineIndex, PackSource, SourceDiagnostic, SourceFile};
+use crate::source::{DiagnosticCode, LineIndex, PackSource, SourceDiagnostic, SourceFile};
 
 fn duplicate_names(files: &[SourceFile]) -> Vec<SourceDiagnostic> {
     files
         .windows(2)
         .filter_map(|w| match w {
             [a, b] if a.name == b.name => Some(SourceDiagnostic::new(
-                "tollgate::duplicate_file",
+                DiagnosticCode::DuplicateFile,
                 b,
                 (0, 0).into(),
                 format!("file `{}` is given twice", b.name),
@@ -57,7 +57,7 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
                         .map(|l| l.collect())
                         .unwrap_or_default();
                     let mut d = SourceDiagnostic::new(
-                        "tollgate::parse",
+                        DiagnosticCode::Parse,
                         file,
                         (0, 0).into(),
                         e.to_string(),
@@ -75,7 +75,7 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
 
     if let Some(t) = sets.iter().flat_map(PolicySet::templates).next() {
         out.problems.push(Problem::fatal(SourceDiagnostic::new(
-            "tollgate::template",
+            DiagnosticCode::Template,
             file,
             (0, 0).into(),
             format!(
@@ -121,7 +121,7 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
                     find_in_cedar(&text, key).map_or(span, |o| (offset + o, key.len() + 1));
                 out.problems.push(Problem::fatal(
                     SourceDiagnostic::new(
-                        "tollgate::misspelled_annotation",
+                        DiagnosticCode::MisspelledAnnotation,
                         file,
                         key_span.into(),
                         format!(
@@ -135,7 +135,7 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
         }
         if id.trim().is_empty() {
             out.problems.push(Problem::fatal(at(
-                "tollgate::invalid_id",
+                DiagnosticCode::InvalidId,
                 "`@id` is empty".into(),
             )));
             continue;
@@ -159,8 +159,11 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
             Err(error) => {
                 out.problems.push(Problem {
                     kind: ProblemKind::InvalidTier,
-                    diagnostic: at("tollgate::invalid_tier", format!("policy `{id}`: {error}"))
-                        .with_help(INVALID_TIER_HELP),
+                    diagnostic: at(
+                        DiagnosticCode::InvalidTier,
+                        format!("policy `{id}`: {error}"),
+                    )
+                    .with_help(INVALID_TIER_HELP),
                 });
                 out.rejected.push(RejectedPolicy {
                     id: PolicyId::new(id),
@@ -250,7 +253,7 @@ pub(super) fn file_of(source: &PackSource, name: &str) -> SourceFile {
 }
 
 fn policy_diagnostic(
-    code: &'static str,
+    code: DiagnosticCode,
     source: &PackSource,
     p: &PolicyInfo,
     message: String,
@@ -301,7 +304,7 @@ fn over_limits(file: &SourceFile, limits: &Limits) -> Option<SourceDiagnostic> {
         }
     };
     Some(SourceDiagnostic::new(
-        "tollgate::limit",
+        DiagnosticCode::Limit,
         file,
         (offset, 1).into(),
         e.to_string(),
@@ -381,7 +384,7 @@ pub(super) fn gather(source: PackSource) -> Gathered {
         if let Some(earlier) = seen.insert(id.to_string(), at) {
             duplicates.push(
                 SourceDiagnostic::new(
-                    "tollgate::duplicate_id",
+                    DiagnosticCode::DuplicateId,
                     &file_of(&source, file),
                     span.into(),
                     format!("policy id `{id}` is already used by the policy at {earlier}"),
@@ -400,7 +403,7 @@ pub(super) fn gather(source: PackSource) -> Gathered {
             .cloned()
             .unwrap_or_else(|| SourceFile::new("", ""));
         problems.push(Problem::fatal(SourceDiagnostic::new(
-            "tollgate::limit",
+            DiagnosticCode::Limit,
             &first,
             (0, 0).into(),
             format!("the pack has {e}"),
@@ -449,7 +452,12 @@ pub(super) fn build_sets(
             .and(s)
             .and_then(|s| shadow.add(s).map_err(|e| e.to_string()));
         if let Err(message) = added {
-            problems.push(policy_diagnostic("tollgate::internal", source, p, message));
+            problems.push(policy_diagnostic(
+                DiagnosticCode::Internal,
+                source,
+                p,
+                message,
+            ));
         }
     }
     if problems.is_empty() {

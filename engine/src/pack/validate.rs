@@ -14,7 +14,7 @@ use super::load::file_of;
 use crate::accel;
 use crate::model::policy::{PolicyId, PolicyInfo, RejectedPolicy};
 use crate::schema::PackSchema;
-use crate::source::{PackSource, SourceDiagnostic};
+use crate::source::{DiagnosticCode, PackSource, SourceDiagnostic};
 
 /// Where each policy id lives, for pointing Cedar's validation results back into the files.
 pub(super) struct Locator(HashMap<String, (String, (usize, usize))>);
@@ -88,7 +88,7 @@ impl ValidationIssue {
         let file = file_of(source, &self.file);
         let first = self.spans.first().copied().unwrap_or((0, 0));
         let mut d = SourceDiagnostic::new(
-            "tollgate::validation",
+            DiagnosticCode::Validation,
             &file,
             first.into(),
             match &self.policy {

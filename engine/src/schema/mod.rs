@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::annotations::{SCHEMA_KEYS, find_in_cedar, find_in_json, keys_help, misspelling_of};
 use crate::model::request::EntityRef;
-use crate::source::{SourceDiagnostic, SourceFile};
+use crate::source::{DiagnosticCode, SourceDiagnostic, SourceFile};
 
 pub(crate) mod actions;
 
@@ -84,7 +84,7 @@ impl PackSchema {
                 .cloned()
                 .unwrap_or_else(|| SourceFile::new("<schema>", ""));
             vec![
-                SourceDiagnostic::new("tollgate::schema", &home, (0, 0).into(), e.to_string())
+                SourceDiagnostic::new(DiagnosticCode::Schema, &home, (0, 0).into(), e.to_string())
                     .with_labels(labels, &home.text),
             ]
         })?;
@@ -246,7 +246,7 @@ fn misspelled_annotations(
             let span = at.map_or((0, 0), |o| (o, key.len() + 1));
             out.push(
                 SourceDiagnostic::new(
-                    "tollgate::misspelled_annotation",
+                    DiagnosticCode::MisspelledAnnotation,
                     file,
                     span.into(),
                     format!(
@@ -289,7 +289,7 @@ fn parse_fragment(file: &SourceFile) -> Result<SchemaFragment, Box<SourceDiagnos
     };
     result.map_err(|(message, labels)| {
         Box::new(
-            SourceDiagnostic::new("tollgate::schema", file, (0, 0).into(), message)
+            SourceDiagnostic::new(DiagnosticCode::Schema, file, (0, 0).into(), message)
                 .with_labels(labels, &file.text),
         )
     })
