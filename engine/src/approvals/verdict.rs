@@ -216,3 +216,90 @@ impl Verification {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The texts are output (CLI, JSON `why`, audit log): each reason keeps its wording.
+    #[test]
+    fn every_reason_reads_as_before() {
+        let at: Timestamp = "2026-06-01T12:30:00Z".parse().unwrap();
+        let hash = Sha256Digest::of_bytes(b"other");
+        let cases = [
+            (
+                NotCounted::OtherRequest(hash),
+                format!("for another request ({hash})"),
+            ),
+            (
+                NotCounted::NoKey,
+                "approver has no key in the keyring".into(),
+            ),
+            (NotCounted::Unsigned, "unsigned".into()),
+            (
+                NotCounted::BadSignature,
+                "signature does not verify against the approver's key".into(),
+            ),
+            (
+                NotCounted::NotHuman("Agent".into()),
+                "approver type Agent is not a person (@human)".into(),
+            ),
+            (NotCounted::Requester, "approver is the requester".into()),
+            (
+                NotCounted::ActsForApprover,
+                "the requester acts for this approver (acting_for or delegation)".into(),
+            ),
+            (
+                NotCounted::IssuedInFuture(at),
+                "issued in the future (2026-06-01T12:30:00Z)".into(),
+            ),
+            (
+                NotCounted::BadValidity,
+                "validity is not between 0 and 24 hours after issued_at".into(),
+            ),
+            (
+                NotCounted::Expired(at),
+                "expired at 2026-06-01T12:30:00Z".into(),
+            ),
+            (
+                NotCounted::NotEligible {
+                    action: "Action::\"deploy\"".parse().unwrap(),
+                    tier: Tier::Deny,
+                },
+                "not eligible to approve Action::\"deploy\" (eligibility decided deny)".into(),
+            ),
+            (
+                NotCounted::EligibilityFailed(InputError::CallerSuppliedNow),
+                format!(
+                    "not eligible: the eligibility check failed ({})",
+                    InputError::CallerSuppliedNow
+                ),
+            ),
+            (
+                NotCounted::Duplicate,
+                "duplicate: this approver already counted; dual control needs two different people"
+                    .into(),
+            ),
+        ];
+        for (reason, text) in cases {
+            assert_eq!(reason.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn a_verdict_serialises_as_counted_and_why() {
+        let mut verdict = RecordVerdict {
+            approver: "Human::\"alice\"".into(),
+            decision: ApprovalDecision::Reject,
+            not_counted: None,
+            evidence: Some("not now".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&verdict).unwrap(),
+            r#"{"approver":"Human::\"alice\"","decision":"reject","counted":true,"why":"counted: a reject denies the request"}"#
+        );
+        verdict.not_counted = Some(NotCounted::Unsigned);
+        assert!(!verdict.counted());
+        assert_eq!(verdict.why(), "unsigned");
+    }
+}

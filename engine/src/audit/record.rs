@@ -228,3 +228,35 @@ impl fmt::Display for AuditRecord {
         self.json.fmt(f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_reads_what_the_checks_read_and_keeps_the_line() {
+        let line = r#"{"kind":"verification","request_hash":"sha256:ab","outcome":"allowed","approvals":[{"decision":"reject","counted":true}],"prev":"sha256:cd","extra":1,"signature":"ed25519:x"}"#;
+        let record = AuditRecord::parse(line, 1).unwrap();
+        assert_eq!(record.to_string(), line);
+        assert_eq!(record.kind(), Some(RecordKind::Verification));
+        assert_eq!(record.outcome(), Some(Outcome::Allowed));
+        assert_eq!(record.allowed_request(), Some("sha256:ab"));
+        assert_eq!(record.prev(), Some("sha256:cd"));
+        assert_eq!(record.signature(), Some("ed25519:x"));
+        assert!(record.counted_reject());
+    }
+
+    #[test]
+    fn fields_of_the_wrong_type_read_as_absent() {
+        let record = AuditRecord::parse(
+            r#"{"kind":"decision","outcome":"allowed","request_hash":"sha256:ab","prev":7,"approvals":[{"decision":"reject","counted":"yes"}]}"#,
+            1,
+        )
+        .unwrap();
+        assert_eq!(record.prev(), None);
+        assert_eq!(record.allowed_request(), None);
+        assert!(!record.counted_reject());
+        assert_eq!(AuditRecord::parse("[1]", 3).unwrap_err().line, 3);
+        assert_eq!(AuditRecord::parse("{", 4).unwrap_err().line, 4);
+    }
+}
