@@ -251,7 +251,7 @@ pub fn verify_approvals(data: &[u8]) {
     let mut approvers = BTreeSet::new();
     let mut rejected = false;
     for (record, verdict) in records.iter().zip(&v.records) {
-        if !verdict.counted {
+        if !verdict.counted() {
             continue;
         }
         let key = keyring
@@ -489,7 +489,7 @@ fn signed_approvals(request: &Value) -> (String, String) {
 
 /// A three-record audit log: a decision, then a verification, then another decision.
 fn audit_log_seed() -> Vec<u8> {
-    use tollgate_engine::audit::{AuditEntry, record_hash};
+    use tollgate_engine::audit::AuditEntry;
     let r = reference();
     let request = ProposedAction::from_json(&r.deploy_json).unwrap_or_else(|e| panic!("{e}"));
     let decision = r
@@ -512,7 +512,7 @@ fn audit_log_seed() -> Vec<u8> {
             verification,
         };
         let record = entry.to_record(prev, None);
-        prev = Some(record_hash(&record).unwrap_or_else(|e| panic!("{e}")));
+        prev = Some(record.hash().unwrap_or_else(|e| panic!("{e}")));
         log.push_str(&record.to_string());
         log.push('\n');
     }

@@ -102,7 +102,7 @@ fn run(w: &World, req: &ProposedAction, records: &[ApprovalRecord]) -> Verificat
 }
 
 fn why(v: &Verification, i: usize) -> (bool, String) {
-    (v.records[i].counted, v.records[i].why.clone())
+    (v.records[i].counted(), v.records[i].why())
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn the_requesters_own_humans_cannot_approve() {
     .unwrap();
     let v = run(&w, &req, &[approve(&req, "carol")]);
     assert_eq!((v.outcome, v.tier), (Outcome::Pending, Tier::Single));
-    assert!(!v.records[0].counted);
+    assert!(!v.records[0].counted());
     let v = run(&w, &req, &[approve(&req, "dave")]);
     assert_eq!(v.outcome, Outcome::Allowed);
 }
@@ -267,7 +267,7 @@ fn time_bounds_are_exact() {
         &req,
         &[make("2026-06-01T11:00:00Z", "2026-06-01T12:00:01Z")],
     );
-    assert!(v.records[0].counted);
+    assert!(v.records[0].counted());
     let v = run(
         &w,
         &req,
@@ -375,7 +375,7 @@ fn the_human_an_agent_acts_for_can_always_reject() {
         reject_dated(&req, "bob", "2026-06-01T12:10:00Z", "2026-06-01T12:11:00Z"),
     ];
     let v = run(&w, &req, &records);
-    assert_eq!((v.outcome, v.records[2].counted), (Outcome::Denied, true));
+    assert_eq!((v.outcome, v.records[2].counted()), (Outcome::Denied, true));
     // triage-bot acts on carol's delegation: carol's reject counts.
     let req = ProposedAction::from_json(&json!({
         "principal": "Agent::\"triage-bot\"", "action": "Action::\"add_token_scope\"", "resource": "Token::\"ci\"",
@@ -391,7 +391,7 @@ fn the_human_an_agent_acts_for_can_always_reject() {
             record(&req, "carol", ApprovalDecision::Reject),
         ],
     );
-    assert_eq!((v.outcome, v.records[1].counted), (Outcome::Denied, true));
+    assert_eq!((v.outcome, v.records[1].counted()), (Outcome::Denied, true));
     // A person with no tie to the request and not eligible still cannot reject.
     let v = run(
         &w,
@@ -559,7 +559,7 @@ fn pool(req: &ProposedAction, other: &ProposedAction) -> Vec<ApprovalRecord> {
 }
 
 fn is_valid_approve(v: &Verification, i: usize) -> bool {
-    v.records[i].counted && v.records[i].decision == ApprovalDecision::Approve
+    v.records[i].counted() && v.records[i].decision == ApprovalDecision::Approve
 }
 
 proptest! {
@@ -584,7 +584,7 @@ proptest! {
         if is_valid_approve(&after, added) && before.outcome == Outcome::Allowed {
             prop_assert_eq!(after.outcome, Outcome::Allowed);
         }
-        if after.records[added].counted && all[extra].decision == ApprovalDecision::Reject && before.outcome == Outcome::Denied {
+        if after.records[added].counted() && all[extra].decision == ApprovalDecision::Reject && before.outcome == Outcome::Denied {
             prop_assert_eq!(after.outcome, Outcome::Denied);
         }
         if before.outcome == Outcome::Pending && is_valid_approve(&after, added) {

@@ -37,7 +37,7 @@ fn log(n: usize, key: Option<&PrivateKey>) -> Vec<String> {
             verification: None,
         };
         let record = entry.to_record(prev, key);
-        prev = Some(record_hash(&record).unwrap());
+        prev = Some(record.hash().unwrap());
         lines.push(record.to_string());
     }
     lines

@@ -11,7 +11,7 @@ use miette::{IntoDiagnostic, WrapErr, miette};
 use serde_json::Value;
 use tollgate_engine::Sha256Digest;
 use tollgate_engine::approvals::LogDenial;
-use tollgate_engine::audit::{earlier_verdict, tail_for_append};
+use tollgate_engine::audit::{AuditRecord, earlier_verdict, tail_for_append};
 
 /// How much of the log's end is read at a time when looking for its last two lines.
 const TAIL_CHUNK: u64 = 8 * 1024;
@@ -97,7 +97,7 @@ impl AuditLog {
     /// record. Refuses to append to a log whose tail is torn or broken.
     pub fn append(
         mut self,
-        build: impl FnOnce(Option<Sha256Digest>) -> Value,
+        build: impl FnOnce(Option<Sha256Digest>) -> AuditRecord,
     ) -> miette::Result<()> {
         let shown = self.shown.clone();
         let (tail, from_start) = read_tail(&mut self.file)

@@ -7,21 +7,19 @@ use serde_json::{Map, Value};
 use tollgate_engine::approvals::{ApprovalRecord, Verification, parse_approvals, verify};
 use tollgate_engine::keys::Keyring;
 use tollgate_engine::limits::DEFAULT_LIMITS;
+use tollgate_engine::lint::WorkflowFile;
 use tollgate_engine::lint::report::json_findings;
-use tollgate_engine::lint::{LintError, WorkflowFile};
 use tollgate_engine::{
-    CalendarDate, Decision, LoadError, NOW, Pack, PackSource, ProposedAction, SourceFile,
-    Timestamp, line_col,
+    CalendarDate, Decision, NOW, Pack, PackSource, ProposedAction, SourceFile, Timestamp, line_col,
 };
 
-use crate::error::{AbiError, Problem};
+use tollgate_wasm_contract::{ABI_VERSION, LoadOutput, ModuleInfo};
+
+use crate::error::{AbiError, problem};
 use crate::limits::{
     MAX_HIERARCHY_DEPTH, MAX_INPUT_BYTES, MAX_JSON_DEPTH, MAX_TEXT_DEPTH, check_bytes,
     check_hierarchy_depth, check_json_depth, too_deep_at,
 };
-
-/// The ABI's version: raised on any incompatible change to the exports or the JSON shapes.
-pub const ABI_VERSION: u32 = 1;
 
 /// The module's state: the packs loaded so far, by handle.
 ///
@@ -35,14 +33,6 @@ pub struct Guest {
 
 /// `tollgate_load` input: the pack's files by name and text (the engine's [`PackSource`]).
 type LoadInput = PackSource;
-
-#[derive(Serialize)]
-struct LoadOutput {
-    handle: u32,
-    policy_set: String,
-    policies: usize,
-    warnings: Vec<Problem>,
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,17 +97,6 @@ struct WorkflowInput {
     entities: Option<Value>,
 }
 
-#[derive(Serialize)]
-struct VersionOutput {
-    tollgate: &'static str,
-    abi: u32,
-    max_input_bytes: usize,
-    max_json_depth: usize,
-    max_text_depth: usize,
-    max_hierarchy_depth: usize,
-    lint: bool,
-}
-
 impl Guest {
     /// No packs loaded.
     pub const fn new() -> Self {
@@ -168,12 +147,12 @@ impl Guest {
             .last_handle
             .checked_add(1)
             .ok_or(AbiError::HandlesExhausted)?;
-        let pack = Pack::load(source).map_err(|e: LoadError| AbiError::from(e))?;
+        let pack = Pack::load(source)?;
         let output = LoadOutput {
             handle,
             policy_set: pack.hash().to_string(),
             policies: pack.policies().len(),
-            warnings: pack.warnings().iter().map(Problem::from).collect(),
+            warnings: pack.warnings().iter().map(problem).collect(),
         };
         self.last_handle = handle;
         self.packs.insert(handle, pack);
@@ -183,11 +162,9 @@ impl Guest {
     fn try_decide(&self, handle: u32, input: &[u8]) -> Result<Decision, AbiError> {
         let pack = self.pack(handle)?;
         let input: DecideInput = parse(input)?;
-        let request = ProposedAction::from_json(&input.request).map_err(input_error)?;
+        let request = ProposedAction::from_json(&input.request)?;
         check_hierarchy_depth(&input.entities)?;
-        let entities = pack
-            .entities_from_json(&input.entities)
-            .map_err(input_error)?;
+        let entities = pack.entities_from_json(&input.entities)?;
         let at = match (input.at, pack.needs_time(&request)) {
             (Some(at), _) => parse_at(&at)?,
             (None, true) => {
@@ -203,13 +180,13 @@ impl Guest {
                 Timestamp::from_unix_nanos(0).map_err(|e| AbiError::BadAt(e.to_string()))?
             }
         };
-        pack.decide(&request, &entities, at).map_err(input_error)
+        Ok(pack.decide(&request, &entities, at)?)
     }
 
     fn try_verify(&self, handle: u32, input: &[u8]) -> Result<Verification, AbiError> {
         let pack = self.pack(handle)?;
         let input: VerifyInput = parse(input)?;
-        let request = ProposedAction::from_json(&input.request).map_err(input_error)?;
+        let request = ProposedAction::from_json(&input.request)?;
         let Some(at) = input.at else {
             return Err(AbiError::MissingAt {
                 why: "approvals expire, so verification always needs the time".into(),
@@ -217,9 +194,7 @@ impl Guest {
         };
         let at = parse_at(&at)?;
         check_hierarchy_depth(&input.entities)?;
-        let entities = pack
-            .entities_from_json(&input.entities)
-            .map_err(input_error)?;
+        let entities = pack.entities_from_json(&input.entities)?;
         let approvals = match input.approvals {
             Approvals::Lines(text) => parse_approvals(&text),
             Approvals::Records(records) => records
@@ -234,7 +209,7 @@ impl Guest {
             KeyringInput::Object(map) => Keyring::parse(&Value::Object(map).to_string()),
         }
         .map_err(|e| AbiError::Input(format!("keyring: {e}")))?;
-        verify(pack, &entities, &request, &approvals, &keyring, at).map_err(input_error)
+        Ok(verify(pack, &entities, &request, &approvals, &keyring, at)?)
     }
 }
 
@@ -264,7 +239,7 @@ fn try_lint(input: &[u8]) -> Result<Value, AbiError> {
     for w in input.workflows {
         let source = SourceFile::new(w.name, w.text);
         check_text_depth(&source)?;
-        let parsed = WorkflowFile::parse(source).map_err(input_error)?;
+        let parsed = WorkflowFile::parse(source)?;
         let parsed = match (w.entities, parsed.entities_path()) {
             (Some(entities), _) => {
                 check_hierarchy_depth(&entities)?;
@@ -284,10 +259,7 @@ fn try_lint(input: &[u8]) -> Result<Value, AbiError> {
         policies: input.policies,
         schemas: input.schemas,
     };
-    let findings = tollgate_engine::lint::lint(source, &workflows, today).map_err(|e| match e {
-        LintError::Load(e) => AbiError::from(e),
-        other => input_error(other),
-    })?;
+    let findings = tollgate_engine::lint::lint(source, &workflows, today)?;
     serde_json::to_value(json_findings(&findings, |l| l.file.clone()))
         .map_err(|e| AbiError::Internal(e.to_string()))
 }
@@ -295,8 +267,8 @@ fn try_lint(input: &[u8]) -> Result<Value, AbiError> {
 /// `tollgate_version`: `{"tollgate", "abi", "max_input_bytes", "max_json_depth",
 /// "max_text_depth", "max_hierarchy_depth", "lint"}`.
 pub fn version() -> Vec<u8> {
-    respond(Ok(VersionOutput {
-        tollgate: env!("CARGO_PKG_VERSION"),
+    respond(Ok(ModuleInfo {
+        tollgate: env!("CARGO_PKG_VERSION").into(),
         abi: ABI_VERSION,
         max_input_bytes: MAX_INPUT_BYTES,
         max_json_depth: MAX_JSON_DEPTH,
@@ -325,8 +297,7 @@ fn parse<T: serde::de::DeserializeOwned>(input: &[u8]) -> Result<T, AbiError> {
     }
     // Strict: a duplicate key, or keys beside an `__entity` escape, would mean one thing to
     // the module and another to a reader of the same bytes.
-    let value = tollgate_engine::json::parse_with(text, &DEFAULT_LIMITS)
-        .map_err(|e| AbiError::BadJson(e.to_string()))?;
+    let value = tollgate_engine::json::parse_with(text, &DEFAULT_LIMITS)?;
     serde_json::from_value(value).map_err(|e| AbiError::BadJson(e.to_string()))
 }
 
@@ -348,10 +319,6 @@ fn check_text_depth(file: &SourceFile) -> Result<(), AbiError> {
 fn parse_at(at: &str) -> Result<Timestamp, AbiError> {
     at.parse()
         .map_err(|e: tollgate_engine::BadTimestamp| AbiError::BadAt(e.to_string()))
-}
-
-fn input_error(e: impl std::fmt::Display) -> AbiError {
-    AbiError::Input(e.to_string())
 }
 
 #[cfg(test)]

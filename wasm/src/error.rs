@@ -1,7 +1,13 @@
-//! Errors the module returns as `{"error": {"kind": ..., "message": ...}}` instead of trapping.
+//! Errors the module returns as `{"error": {"kind": ..., "message": ...}}` instead of trapping,
+//! and how the engine's errors map to them: by their type (and variant where kinds differ),
+//! never by their text. The messages are the engine's own, as the CLI prints them.
 
-use serde::Serialize;
-use tollgate_engine::{LoadError, SourceDiagnostic};
+use tollgate_engine::approvals::VerifyError;
+use tollgate_engine::json::JsonError;
+use tollgate_engine::limits::Limit;
+use tollgate_engine::lint::{LintError, WorkflowError};
+use tollgate_engine::{InputError, LoadError, RequestError, SourceDiagnostic};
+use tollgate_wasm_contract::{ErrorBody, ErrorKind, ErrorResult, Problem};
 
 /// Why a call produced no result. [`AbiError::kind`] is the stable, machine-readable part; the
 /// message is for people and may change.
@@ -62,6 +68,15 @@ pub enum AbiError {
     /// Not JSON, or not the shape this call takes (a missing or unknown field).
     #[error("input is not valid: {0}")]
     BadJson(String),
+    /// JSON the engine's reader refused for one of its limits. The checks before parsing apply
+    /// the same limits, so they normally refuse such input first.
+    #[error("input is not valid: {message}")]
+    OverLimit {
+        /// The limit crossed.
+        limit: Limit,
+        /// The reader's message.
+        message: String,
+    },
     /// The input pointer is not inside a live buffer from `tollgate_alloc`.
     #[error(
         "input pointer and length are not inside a live buffer from tollgate_alloc (freed, or never allocated)"
@@ -105,25 +120,29 @@ pub enum AbiError {
 }
 
 impl AbiError {
-    /// The stable kind: `bad_input`, `too_large`, `too_deep`, `bad_handle`, `missing_at`,
-    /// `load`, `input`, `poisoned` or `internal`.
-    pub fn kind(&self) -> &'static str {
+    /// The stable kind (`wasm/ABI.md` lists them).
+    pub fn kind(&self) -> ErrorKind {
         match self {
             AbiError::Empty
             | AbiError::NotUtf8 { .. }
             | AbiError::BadJson(_)
             | AbiError::BadPointer
-            | AbiError::BadAt(_) => "bad_input",
-            AbiError::TooLarge { .. } => "too_large",
+            | AbiError::BadAt(_) => ErrorKind::BadInput,
+            AbiError::OverLimit { limit, .. } => match limit {
+                Limit::FileBytes => ErrorKind::TooLarge,
+                Limit::JsonDepth | Limit::TextDepth | Limit::HierarchyDepth => ErrorKind::TooDeep,
+                _ => ErrorKind::BadInput,
+            },
+            AbiError::TooLarge { .. } => ErrorKind::TooLarge,
             AbiError::TooDeep { .. }
             | AbiError::TextTooDeep { .. }
-            | AbiError::HierarchyTooDeep { .. } => "too_deep",
-            AbiError::BadHandle(_) => "bad_handle",
-            AbiError::MissingAt { .. } => "missing_at",
-            AbiError::Load { .. } => "load",
-            AbiError::Input(_) => "input",
-            AbiError::Poisoned => "poisoned",
-            AbiError::HandlesExhausted | AbiError::Internal(_) => "internal",
+            | AbiError::HierarchyTooDeep { .. } => ErrorKind::TooDeep,
+            AbiError::BadHandle(_) => ErrorKind::BadHandle,
+            AbiError::MissingAt { .. } => ErrorKind::MissingAt,
+            AbiError::Load { .. } => ErrorKind::Load,
+            AbiError::Input(_) => ErrorKind::Input,
+            AbiError::Poisoned => ErrorKind::Poisoned,
+            AbiError::HandlesExhausted | AbiError::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -143,12 +162,12 @@ impl AbiError {
 
     fn serialize_json(&self) -> Vec<u8> {
         let problems = match self {
-            AbiError::Load { problems, .. } => problems.as_slice(),
-            _ => &[],
+            AbiError::Load { problems, .. } => problems.clone(),
+            _ => Vec::new(),
         };
-        let body = ErrorJson {
+        let body = ErrorResult {
             error: ErrorBody {
-                kind: self.kind(),
+                kind: self.kind().as_str().into(),
                 message: self.to_string(),
                 problems,
             },
@@ -164,58 +183,84 @@ const EMPTY_JSON: &str =
 const BAD_POINTER_JSON: &str = r#"{"error":{"kind":"bad_input","message":"input pointer and length are not inside a live buffer from tollgate_alloc (freed, or never allocated)"}}"#;
 const POISONED_JSON: &str = r#"{"error":{"kind":"poisoned","message":"the module trapped in an earlier call; instantiate it again"}}"#;
 
+/// A pack that does not load: `load`, with every problem.
 impl From<LoadError> for AbiError {
     fn from(e: LoadError) -> Self {
         AbiError::Load {
             message: e.to_string(),
-            problems: e.problems().iter().map(Problem::from).collect(),
+            problems: e.problems().iter().map(problem).collect(),
         }
     }
 }
 
-#[derive(Serialize)]
-struct ErrorJson<'a> {
-    error: ErrorBody<'a>,
+/// A request that cannot be read: `input` (it is JSON of the right shape; the engine reads the
+/// entity references and context inside it).
+impl From<RequestError> for AbiError {
+    fn from(e: RequestError) -> Self {
+        AbiError::Input(e.to_string())
+    }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    kind: &'static str,
-    message: String,
-    #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
-    problems: &'a [Problem],
+/// A request or entity set that does not fit the pack: `input`.
+impl From<InputError> for AbiError {
+    fn from(e: InputError) -> Self {
+        AbiError::Input(e.to_string())
+    }
 }
 
-/// One problem of a pack that does not load (or a warning of one that does), with its place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// Stable code, e.g. `tollgate::invalid_tier` or a Cedar validation code.
-    pub code: String,
-    /// The file, as named in the load input.
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// The policy concerned, when known.
-    pub policy: Option<String>,
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it, when known.
-    pub help: Option<String>,
-}
-
-impl From<&SourceDiagnostic> for Problem {
-    fn from(d: &SourceDiagnostic) -> Self {
-        Self {
-            code: d.code.to_string(),
-            file: d.file.clone(),
-            line: d.position.line,
-            column: d.position.column,
-            policy: d.policy.clone(),
-            message: d.message.clone(),
-            help: d.help.clone(),
+/// Approvals that cannot be verified (no schema, a missing entity, a bad delegation, or a
+/// request that does not fit): `input`.
+impl From<VerifyError> for AbiError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Input(e) => e.into(),
+            other => AbiError::Input(other.to_string()),
         }
+    }
+}
+
+/// A workflow that cannot be read or decided: `input`.
+impl From<WorkflowError> for AbiError {
+    fn from(e: WorkflowError) -> Self {
+        AbiError::Input(e.to_string())
+    }
+}
+
+/// Lint of a pack that does not load is `load`, with its problems; no schema or a workflow
+/// that does not fit is `input`.
+impl From<LintError> for AbiError {
+    fn from(e: LintError) -> Self {
+        match e {
+            LintError::Load(e) => e.into(),
+            LintError::Workflow(e) => e.into(),
+            other => AbiError::Input(other.to_string()),
+        }
+    }
+}
+
+/// Input the strict JSON reader refuses: `bad_input`, or for a limit the limit's kind.
+impl From<JsonError> for AbiError {
+    fn from(e: JsonError) -> Self {
+        match &e {
+            JsonError::Limit { exceeded, .. } => AbiError::OverLimit {
+                limit: exceeded.limit,
+                message: e.to_string(),
+            },
+            _ => AbiError::BadJson(e.to_string()),
+        }
+    }
+}
+
+/// A load problem (or warning) as the ABI reports it.
+pub(crate) fn problem(d: &SourceDiagnostic) -> Problem {
+    Problem {
+        code: d.code.to_string(),
+        file: d.file.clone(),
+        line: d.position.line,
+        column: d.position.column,
+        policy: d.policy.clone(),
+        message: d.message.clone(),
+        help: d.help.clone(),
     }
 }
 
@@ -249,6 +294,7 @@ mod tests {
         };
         let v: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
         assert_eq!(v["error"]["kind"], "load");
+        assert_eq!(e.kind(), ErrorKind::Load);
         assert_eq!(v["error"]["problems"][0]["line"], 2);
         let v: serde_json::Value =
             serde_json::from_slice(&AbiError::BadHandle(7).to_json()).unwrap();

@@ -34,6 +34,7 @@ mod limits;
 )]
 mod abi;
 
-pub use api::{ABI_VERSION, Guest, lint, version};
+pub use api::{Guest, lint, version};
 pub use error::AbiError;
 pub use limits::{MAX_HIERARCHY_DEPTH, MAX_INPUT_BYTES, MAX_JSON_DEPTH, MAX_TEXT_DEPTH};
+pub use tollgate_wasm_contract::{ABI_VERSION, ErrorKind, Problem};

@@ -86,7 +86,7 @@ fn text(v: &Verification, earlier_line: Option<usize>) -> String {
         (_, _, _) => format!("denied (tier {})\n", v.tier),
     };
     for r in &v.records {
-        let mark = if r.counted {
+        let mark = if r.counted() {
             "counted    "
         } else {
             "not counted"
@@ -96,7 +96,7 @@ fn text(v: &Verification, earlier_line: Option<usize>) -> String {
             "  {mark} {} {}: {}",
             r.decision_str(),
             shown_display(&r.approver),
-            shown(&r.why)
+            shown(&r.why())
         );
     }
     let _ = writeln!(out, "  request {}", v.request);

@@ -36,14 +36,15 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::Deserialize;
+use tollgate_wasm_contract::{ErrorKind, ErrorResult, LoadOutput};
 use wasmtime::{
     Config, Engine, Instance, InstancePre, Linker, Memory, Module, ResourceLimiter, Store,
     StoreLimits, StoreLimitsBuilder, Trap, TypedFunc,
 };
 
-/// The ABI version this host speaks (`tollgate_version().abi`).
-pub const ABI_VERSION: u32 = 1;
+/// The ABI version this host speaks (`tollgate_version().abi`), the problems of a pack that does
+/// not load, and what the module says about itself: defined once, with the module.
+pub use tollgate_wasm_contract::{ABI_VERSION, ModuleInfo, Problem};
 
 /// What one engine's module may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,8 +124,9 @@ pub enum HostError {
     /// The module answered `{"error": ...}`: the input was refused (see `kind`).
     #[error("{message}")]
     Guest {
-        /// Stable kind: `bad_input`, `too_large`, `too_deep`, `bad_handle`, `missing_at`,
-        /// `load`, `input`, `poisoned` or `internal` (see `wasm/ABI.md`).
+        /// Stable kind: one of [`ErrorKind`](tollgate_wasm_contract::ErrorKind) as the module
+        /// spells it (`bad_input`, `load`, `input`, ...; see `wasm/ABI.md`), kept as a string
+        /// so that a kind a newer module adds still reads.
         kind: String,
         /// What was wrong.
         message: String,
@@ -146,44 +148,6 @@ impl HostError {
     }
 }
 
-/// A problem in a pack that does not load (or a warning of one that does).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Problem {
-    /// Stable code.
-    pub code: String,
-    /// File name, as given in the load input.
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// The policy concerned, when known.
-    pub policy: Option<String>,
-    /// What is wrong.
-    pub message: String,
-    /// How to fix it, when known.
-    pub help: Option<String>,
-}
-
-/// What the module says about itself (`tollgate_version`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ModuleInfo {
-    /// tollgate's version.
-    pub tollgate: String,
-    /// ABI version.
-    pub abi: u32,
-    /// The largest input of any call.
-    pub max_input_bytes: usize,
-    /// The deepest JSON nesting accepted.
-    pub max_json_depth: usize,
-    /// The deepest bracket nesting accepted in policy and schema texts.
-    pub max_text_depth: usize,
-    /// The longest chain of parents accepted in an entity set.
-    pub max_hierarchy_depth: usize,
-    /// Whether `tollgate_lint` is implemented.
-    pub lint: bool,
-}
-
 /// A loaded pack, as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedPack {
@@ -195,14 +159,6 @@ pub struct LoadedPack {
     pub policies: usize,
     /// Cedar validation warnings (the pack loaded despite them).
     pub warnings: Vec<Problem>,
-}
-
-#[derive(Deserialize)]
-struct LoadOutput {
-    handle: u32,
-    policy_set: String,
-    policies: usize,
-    warnings: Vec<Problem>,
 }
 
 /// A pack loaded into one [`WasmEngine`]; meaningless to any other engine.
@@ -464,7 +420,7 @@ impl WasmEngine {
     /// relative to the policies folder (or the schema folder), as the CLI names them.
     pub fn load(&mut self, pack_json: &str) -> Result<LoadedPack, HostError> {
         let id = self.last_pack.checked_add(1).ok_or(HostError::Guest {
-            kind: "internal".into(),
+            kind: ErrorKind::Internal.as_str().into(),
             message: "every pack handle has been used; create a new engine".into(),
             problems: vec![],
         })?;
@@ -603,7 +559,7 @@ impl WasmEngine {
             Err(trap) => Err(trap),
         };
         if let Err(e) = &result
-            && !matches!(e, HostError::Guest { kind, .. } if kind != "poisoned")
+            && !matches!(e, HostError::Guest { kind, .. } if kind != ErrorKind::Poisoned.as_str())
             && !matches!(
                 e,
                 HostError::GuestAlloc { .. } | HostError::InputTooLarge { .. }
@@ -622,19 +578,8 @@ fn into_string(bytes: Vec<u8>) -> Result<String, HostError> {
 }
 
 fn guest_error(out: &[u8]) -> HostError {
-    #[derive(Deserialize)]
-    struct ErrorJson {
-        error: ErrorBody,
-    }
-    #[derive(Deserialize)]
-    struct ErrorBody {
-        kind: String,
-        message: String,
-        #[serde(default)]
-        problems: Vec<Problem>,
-    }
-    match serde_json::from_slice::<ErrorJson>(out) {
-        Ok(ErrorJson { error }) => HostError::Guest {
+    match serde_json::from_slice::<ErrorResult>(out) {
+        Ok(ErrorResult { error }) => HostError::Guest {
             kind: error.kind,
             message: error.message,
             problems: error.problems,
@@ -756,7 +701,7 @@ impl Live {
     fn take_result(&mut self, packed: u64) -> wasmtime::Result<Result<Vec<u8>, HostError>> {
         if packed == 0 {
             return Ok(Err(HostError::Guest {
-                kind: "poisoned".into(),
+                kind: ErrorKind::Poisoned.as_str().into(),
                 message: "the module returned no result; its state is unusable".into(),
                 problems: vec![],
             }));

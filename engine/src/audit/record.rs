@@ -1,0 +1,262 @@
+//! One audit record: built from a decision (and verification), or read back from a log line.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::chain::{ChainProblem, record_hash};
+use crate::approvals::{ApprovalDecision, Outcome, RecordVerdict, Verification};
+use crate::canonical::Sha256Digest;
+use crate::decide::Decision;
+use crate::keys::PrivateKey;
+use crate::request::ProposedAction;
+use crate::timestamp::Timestamp;
+
+/// What one audit record is about.
+#[derive(Debug, Clone)]
+pub struct AuditEntry<'a> {
+    /// When it happened (the evaluation time).
+    pub time: Timestamp,
+    /// The request, as the caller sent it.
+    pub request: &'a ProposedAction,
+    /// The AI's recommendation and rationale, if any.
+    pub recommendation: Option<Value>,
+    /// The decision.
+    pub decision: &'a Decision,
+    /// The verification of approvals, for a `verify`; `None` for a bare decision.
+    pub verification: Option<&'a Verification>,
+}
+
+/// A record's `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    /// A bare decision (`decide`).
+    Decision,
+    /// A verification of approvals (`verify`): it has an `outcome` and `approvals`.
+    Verification,
+}
+
+impl RecordKind {
+    /// `decision` or `verification`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Decision => "decision",
+            RecordKind::Verification => "verification",
+        }
+    }
+}
+
+/// A verdict as the log records it: the verification's JSON of it, and its evidence.
+#[derive(Serialize)]
+struct ApprovalEntry<'a> {
+    #[serde(flatten)]
+    verdict: &'a RecordVerdict,
+    evidence: Option<&'a str>,
+}
+
+impl AuditEntry<'_> {
+    /// The record, chained to `prev` and optionally signed.
+    pub fn to_record(&self, prev: Option<Sha256Digest>, key: Option<&PrivateKey>) -> AuditRecord {
+        let (kind, outcome, approvals) = match self.verification {
+            None => (RecordKind::Decision, None, Vec::new()),
+            Some(v) => (
+                RecordKind::Verification,
+                Some(v.outcome),
+                v.records
+                    .iter()
+                    .map(|verdict| ApprovalEntry {
+                        verdict,
+                        evidence: verdict.evidence.as_deref(),
+                    })
+                    .collect(),
+            ),
+        };
+        // Field order is the order of the line as written (serde_json keeps insertion order):
+        // the hash is over canonical JSON, but logs already written must read the same.
+        let mut record = json!({
+            "time": self.time.to_rfc3339(),
+            "kind": kind,
+            "request": self.request.to_json(),
+            "request_hash": self.request.hash(),
+            "recommendation": self.recommendation.clone().unwrap_or(Value::Null),
+            "decision": self.decision,
+            "approvals": approvals,
+            "outcome": outcome,
+            "prev": prev.map(|p| p.to_string()),
+        });
+        if let (Some(v), Some(obj)) = (self.verification, record.as_object_mut())
+            && let Some(why) = v.denied_by_log
+        {
+            obj.insert("denied_by_log".into(), json!(why));
+        }
+        if let (Some(key), Ok(hash)) = (key, record_hash(&record))
+            && let Some(obj) = record.as_object_mut()
+        {
+            obj.insert(
+                "signature".into(),
+                Value::String(key.sign(hash.to_string().as_bytes())),
+            );
+        }
+        AuditRecord::from_json(record)
+    }
+}
+
+/// One record of the log: the JSON object the chain hashes, with the fields the engine reads
+/// back from it typed.
+///
+/// The JSON is kept whole beside the typed view: the hash covers the record exactly as written,
+/// including fields this version does not know, which a struct would drop or respell. The view
+/// is lenient (a field of the wrong type reads as absent) because the chain must be checkable on
+/// any object; each check then fails closed on what it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    json: Value,
+    prev: Option<String>,
+    kind: Option<RecordKind>,
+    request_hash: Option<String>,
+    outcome: Option<Outcome>,
+    counted_reject: bool,
+    signature: Option<String>,
+}
+
+impl AuditRecord {
+    /// Reads log line `index` (1-based); anything but a JSON object is a problem at that line.
+    pub fn parse(line: &str, index: usize) -> Result<Self, ChainProblem> {
+        match crate::json::parse(line) {
+            Ok(v @ Value::Object(_)) => Ok(Self::from_json(v)),
+            Ok(_) => Err(ChainProblem {
+                line: index,
+                message: "not a JSON object".into(),
+            }),
+            Err(e) => Err(ChainProblem {
+                line: index,
+                message: e.message(),
+            }),
+        }
+    }
+
+    fn from_json(json: Value) -> Self {
+        let text = |key: &str| json.get(key).and_then(Value::as_str);
+        let counted_reject = json
+            .get("approvals")
+            .and_then(Value::as_array)
+            .is_some_and(|all| {
+                all.iter().any(|a| {
+                    a.get("decision").and_then(Value::as_str)
+                        == Some(ApprovalDecision::Reject.as_str())
+                        && a.get("counted").and_then(Value::as_bool) == Some(true)
+                })
+            });
+        Self {
+            prev: text("prev").map(String::from),
+            kind: text("kind").and_then(|k| {
+                [RecordKind::Decision, RecordKind::Verification]
+                    .into_iter()
+                    .find(|kind| kind.as_str() == k)
+            }),
+            request_hash: text("request_hash").map(String::from),
+            outcome: text("outcome").and_then(|o| {
+                [Outcome::Allowed, Outcome::Pending, Outcome::Denied]
+                    .into_iter()
+                    .find(|outcome| outcome.as_str() == o)
+            }),
+            counted_reject,
+            signature: text("signature").map(String::from),
+            json,
+        }
+    }
+
+    /// `prev` as written: the hash of the record before; `None` for the first record (and for
+    /// a `prev` that is not a string, which can match no hash).
+    pub fn prev(&self) -> Option<&str> {
+        self.prev.as_deref()
+    }
+
+    /// `kind`, when it is one this version writes.
+    pub fn kind(&self) -> Option<RecordKind> {
+        self.kind
+    }
+
+    /// `request_hash` as written.
+    pub fn request_hash(&self) -> Option<&str> {
+        self.request_hash.as_deref()
+    }
+
+    /// A verification's `outcome` (`None` for a decision).
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.outcome
+    }
+
+    /// Whether the record shows a reject that counted.
+    pub fn counted_reject(&self) -> bool {
+        self.counted_reject
+    }
+
+    /// The audit key's signature over the record's hash, when signed.
+    pub fn signature(&self) -> Option<&str> {
+        self.signature.as_deref()
+    }
+
+    /// The request hash of a verification with outcome `allowed`: one that used its approvals.
+    pub fn allowed_request(&self) -> Option<&str> {
+        let allowed =
+            self.kind == Some(RecordKind::Verification) && self.outcome == Some(Outcome::Allowed);
+        self.request_hash().filter(|_| allowed)
+    }
+
+    /// The hash that chains this record to the next (see [`record_hash`]).
+    pub fn hash(&self) -> Result<Sha256Digest, crate::NonIntegerNumber> {
+        record_hash(&self.json)
+    }
+
+    /// The record's JSON, as written.
+    pub fn as_json(&self) -> &Value {
+        &self.json
+    }
+
+    /// The record's JSON, as written.
+    pub fn into_json(self) -> Value {
+        self.json
+    }
+}
+
+/// The log line (without its newline).
+impl fmt::Display for AuditRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.json.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_reads_what_the_checks_read_and_keeps_the_line() {
+        let line = r#"{"kind":"verification","request_hash":"sha256:ab","outcome":"allowed","approvals":[{"decision":"reject","counted":true}],"prev":"sha256:cd","extra":1,"signature":"ed25519:x"}"#;
+        let record = AuditRecord::parse(line, 1).unwrap();
+        assert_eq!(record.to_string(), line);
+        assert_eq!(record.kind(), Some(RecordKind::Verification));
+        assert_eq!(record.outcome(), Some(Outcome::Allowed));
+        assert_eq!(record.allowed_request(), Some("sha256:ab"));
+        assert_eq!(record.prev(), Some("sha256:cd"));
+        assert_eq!(record.signature(), Some("ed25519:x"));
+        assert!(record.counted_reject());
+    }
+
+    #[test]
+    fn fields_of_the_wrong_type_read_as_absent() {
+        let record = AuditRecord::parse(
+            r#"{"kind":"decision","outcome":"allowed","request_hash":"sha256:ab","prev":7,"approvals":[{"decision":"reject","counted":"yes"}]}"#,
+            1,
+        )
+        .unwrap();
+        assert_eq!(record.prev(), None);
+        assert_eq!(record.allowed_request(), None);
+        assert!(!record.counted_reject());
+        assert_eq!(AuditRecord::parse("[1]", 3).unwrap_err().line, 3);
+        assert_eq!(AuditRecord::parse("{", 4).unwrap_err().line, 4);
+    }
+}
