@@ -6,11 +6,12 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use jsonschema::{Registry, Validator};
 use serde_json::Value;
+use support::desk::{DEPLOY, Desk, ENTITIES, s};
 use support::{AT, repo, text, tollgate};
 
 const SCHEMAS: [&str; 6] = [
@@ -21,9 +22,6 @@ const SCHEMAS: [&str; 6] = [
     "audit-show",
     "audit-head",
 ];
-
-const ENTITIES: &str = "examples/entities.json";
-const DEPLOY: &str = "examples/deploy-request.json";
 
 fn schema(name: &str) -> Value {
     let path = repo().join(format!("docs/schemas/{name}.schema.json"));
@@ -70,10 +68,6 @@ fn json(out: &Output, code: i32) -> Value {
         text(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -238,139 +232,60 @@ fn lint_findings_match_the_lint_schema() {
     assert!(!validator("lint").is_valid(&broken));
 }
 
-/// Approvers with keys and a keyring, an approvals file, and an audit key, in a temporary folder.
-struct Desk {
-    dir: tempfile::TempDir,
+/// `verify --format json` at the desk, recorded in the audit log signed with `key`; the exit code
+/// must be `code`.
+fn verify(desk: &Desk, log: &Path, key: &Path, code: i32) -> Value {
+    json(
+        &desk.verify(&["--format", "json", "--audit", s(log), "--sign-key", s(key)]),
+        code,
+    )
 }
 
-impl Desk {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ring = String::new();
-        for p in ["alice", "bob", "dave"] {
-            let out = tollgate(&[
-                "keygen",
-                "--approver",
-                &format!("Human::\"{p}\""),
-                "--out",
-                s(&dir.path().join(format!("{p}.key"))),
-            ]);
-            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-            ring.push_str(&text(&out.stdout));
-        }
-        fs::write(dir.path().join("keyring.json"), ring).unwrap();
-        fs::write(dir.path().join("approvals.jsonl"), "").unwrap();
-        let out = tollgate(&["keygen", "--out", s(&dir.path().join("audit.key"))]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        Self { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Adds `who`'s signed record (`extra`: e.g. `--reject --evidence ...`) to the approvals.
-    fn approve(&self, who: &str, extra: &[&str]) {
-        let key = self.path(&format!("{who}.key"));
-        let approver = format!("Human::\"{who}\"");
-        let mut args = vec![
-            "approve",
-            "--request",
-            DEPLOY,
-            "--approver",
-            &approver,
-            "--key",
-            s(&key),
-            "--entities",
-            ENTITIES,
-            "--yes",
-            "--at",
-            "2026-06-01T11:50:00Z",
-        ];
-        args.extend_from_slice(extra);
-        let out = tollgate(&args);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        let mut all = fs::read_to_string(self.path("approvals.jsonl")).unwrap();
-        all.push_str(&text(&out.stdout));
-        fs::write(self.path("approvals.jsonl"), all).unwrap();
-    }
-
-    /// `verify --format json`, recorded in the signed audit log; the exit code must be `code`.
-    fn verify(&self, code: i32) -> Value {
-        let (approvals, keyring, log, key) = (
-            self.path("approvals.jsonl"),
-            self.path("keyring.json"),
-            self.path("audit.jsonl"),
-            self.path("audit.key"),
-        );
-        json(
-            &tollgate(&[
-                "verify",
-                "--request",
-                DEPLOY,
-                "--approvals",
-                s(&approvals),
-                "--keyring",
-                s(&keyring),
-                "--entities",
-                ENTITIES,
-                "--at",
-                AT,
-                "--format",
-                "json",
-                "--audit",
-                s(&log),
-                "--sign-key",
-                s(&key),
-            ]),
-            code,
-        )
-    }
+/// `who` signs an approval (or, with `extra`, a reject) at the desk.
+fn approve(desk: &Desk, who: &str, extra: &[&str]) {
+    let out = desk.approve(who, extra);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
 #[test]
 fn verifications_audit_records_and_heads_match_their_schemas() {
-    let desk = Desk::new();
+    let desk = Desk::new(&["alice", "bob", "dave"]);
     let (log, key) = (desk.path("audit.jsonl"), desk.path("audit.key"));
+    let out = tollgate(&["keygen", "--out", s(&key)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // A decision recorded in the log.
-    let out = tollgate(&[
-        "decide",
+    let d = decide(&[
         "--request",
         DEPLOY,
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
         "--audit",
         s(&log),
         "--sign-key",
         s(&key),
-        "--format",
-        "json",
     ]);
-    assert_valid("decision", &json(&out, 0));
+    assert_valid("decision", &d);
 
     // Pending: bob acts for deploy-bot, his approval does not count.
-    desk.approve("bob", &[]);
-    let v = desk.verify(3);
+    approve(&desk, "bob", &[]);
+    let v = verify(&desk, &log, &key, 3);
     assert_eq!(v["outcome"], "pending", "{v:#}");
     assert_valid("verification", &v);
     // Allowed, with evidence.
-    desk.approve("alice", &[]);
-    desk.approve("dave", &["--evidence", "canary healthy"]);
-    let v = desk.verify(0);
+    approve(&desk, "alice", &[]);
+    approve(&desk, "dave", &["--evidence", "canary healthy"]);
+    let v = verify(&desk, &log, &key, 0);
     assert_eq!(v["outcome"], "allowed", "{v:#}");
     assert_valid("verification", &v);
     // Denied by the log: approvals are single use.
-    let v = desk.verify(4);
+    let v = verify(&desk, &log, &key, 4);
     assert_eq!(v["denied_by_log"], "already_used", "{v:#}");
     assert_valid("verification", &v);
     // Denied by a counted reject.
-    desk.approve(
+    approve(
+        &desk,
         "alice",
         &["--reject", "--evidence", "rollback plan missing"],
     );
-    let v = desk.verify(4);
+    let v = verify(&desk, &log, &key, 4);
     assert_eq!(
         (&v["outcome"], &v["missing"]),
         (&"denied".into(), &Value::Null)
