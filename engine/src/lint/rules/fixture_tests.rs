@@ -43,10 +43,9 @@ fn stems() -> Vec<String> {
 fn markers(name: &str, text: &str) -> BTreeSet<Mark> {
     let mut out = BTreeSet::new();
     for (i, line) in text.lines().enumerate() {
-        let Some((_, rest)) = line.split_once("expect:") else {
+        let Some((before, rest)) = line.split_once("expect:") else {
             continue;
         };
-        let before = &line[..line.len() - rest.len() - "expect:".len()];
         let before = before.trim_end();
         assert!(
             before.ends_with("//") || before.ends_with('#'),
