@@ -2,103 +2,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+use support::desk::{DEPLOY, Desk, ENTITIES, s};
 use support::{AT, text, tollgate};
 use tollgate_engine::audit::record_hash;
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-const DEPLOY: &str = "examples/deploy-request.json";
-const ENTITIES: &str = "examples/entities.json";
-
-struct Desk {
-    dir: tempfile::TempDir,
-}
-
-impl Desk {
-    fn new(people: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut ring = String::new();
-        for p in people {
-            let out = tollgate(&[
-                "keygen",
-                "--approver",
-                &format!("Human::\"{p}\""),
-                "--out",
-                s(&dir.path().join(format!("{p}.key"))),
-            ]);
-            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-            ring.push_str(&text(&out.stdout));
-        }
-        std::fs::write(dir.path().join("keyring.json"), ring).unwrap();
-        std::fs::write(dir.path().join("approvals.jsonl"), "").unwrap();
-        Self { dir }
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-    fn approve(&self, who: &str, extra: &[&str]) -> Output {
-        let key = self.path(&format!("{who}.key"));
-        let approver = format!("Human::\"{who}\"");
-        let mut args = vec![
-            "approve",
-            "--request",
-            DEPLOY,
-            "--approver",
-            &approver,
-            "--key",
-            s(&key),
-            "--entities",
-            ENTITIES,
-            "--yes",
-        ];
-        if !extra.contains(&"--at") {
-            args.extend_from_slice(&["--at", "2026-06-01T11:50:00Z"]);
-        }
-        args.extend_from_slice(extra);
-        let out = tollgate(&args);
-        if out.status.success() {
-            let mut all = std::fs::read_to_string(self.path("approvals.jsonl")).unwrap();
-            all.push_str(&text(&out.stdout));
-            std::fs::write(self.path("approvals.jsonl"), all).unwrap();
-        }
-        out
-    }
-    /// Drops the approvals lines that contain `needle` (as `grep -v` would).
-    fn drop_lines(&self, needle: &str) {
-        let all = std::fs::read_to_string(self.path("approvals.jsonl")).unwrap();
-        let kept: String = all
-            .lines()
-            .filter(|l| !l.contains(needle))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        std::fs::write(self.path("approvals.jsonl"), kept).unwrap();
-    }
-    fn verify(&self, extra: &[&str]) -> Output {
-        let approvals = self.path("approvals.jsonl");
-        let keyring = self.path("keyring.json");
-        let mut args = vec![
-            "verify",
-            "--request",
-            DEPLOY,
-            "--approvals",
-            s(&approvals),
-            "--keyring",
-            s(&keyring),
-            "--entities",
-            ENTITIES,
-        ];
-        if !extra.contains(&"--at") {
-            args.extend_from_slice(&["--at", AT]);
-        }
-        args.extend_from_slice(extra);
-        tollgate(&args)
-    }
-}
 
 #[test]
 fn keygen_writes_a_private_key_once_with_mode_0600() {

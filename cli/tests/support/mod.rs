@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test file uses part of it")]
 
+pub mod desk;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,4 +1,5 @@
-//! Static analysis of a policy pack (`tollgate lint`): one rule per file, listed in [`RULES`].
+//! Static analysis of a policy pack (`tollgate lint`): one rule per file under `rules/`, listed in
+//! [`RULES`], each with a fixture under `rules/fixtures/` that marks what it must find.
 //!
 //! Lint runs on packs that [`crate::Pack::load`] would refuse: a policy with an invalid `@tier`
 //! is reported (`invalid-tier`) and left out of the other rules, and strict validation errors
@@ -27,21 +28,11 @@ mod scope;
 mod text;
 pub mod workflow;
 
-mod exception_expired;
-mod exception_unowned;
-mod gate_after_expansion;
-mod invalid_tier;
-mod may_error;
-mod missing_id;
-mod missing_tier;
-mod schema;
-mod self_approval;
-mod shadowed_permit;
-mod standing_delegation;
-mod ungated_expansion;
+mod rules;
 
 pub use context::LintContext;
 pub use finding::{Control, Finding, Location, Origin, Related, RuleId, Severity, Span};
+pub use rules::{RULES, rule};
 pub use workflow::{WorkflowError, WorkflowFile};
 
 use crate::pack::LoadError;
@@ -64,27 +55,6 @@ pub trait Rule: Sync {
     fn controls(&self) -> &'static [Control];
     /// Reports what the rule finds in the pack.
     fn check(&self, cx: &LintContext<'_>) -> Vec<Finding>;
-}
-
-/// Every rule, in the order they are documented.
-pub static RULES: &[&dyn Rule] = &[
-    &gate_after_expansion::GateAfterExpansion,
-    &ungated_expansion::UngatedExpansion,
-    &self_approval::SelfApproval,
-    &missing_tier::MissingTier,
-    &missing_id::MissingId,
-    &invalid_tier::InvalidTier,
-    &schema::SchemaValidation,
-    &may_error::MayError,
-    &shadowed_permit::ShadowedPermit,
-    &exception_unowned::ExceptionUnowned,
-    &exception_expired::ExceptionExpired,
-    &standing_delegation::StandingDelegation,
-];
-
-/// The rule with id `id`.
-pub fn rule(id: RuleId) -> Option<&'static dyn Rule> {
-    RULES.iter().copied().find(|r| r.id() == id)
 }
 
 /// Why lint could not run.

@@ -2,8 +2,8 @@ use serde_json::Value;
 
 use crate::{PolicyRole, Tier};
 
-use super::expr::{all_nodes, any, has_attr, is_context_attr, node, var};
-use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
+use crate::lint::expr::{all_nodes, any, has_attr, is_context_attr, node, var};
+use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
 declare_rule! {
     /// ## What it does
@@ -78,7 +78,7 @@ fn compares_expiry(e: &Value) -> bool {
         return false;
     };
     let is_expiry = |e: &Value| {
-        super::expr::get_attr(e)
+        crate::lint::expr::get_attr(e)
             .is_some_and(|(left, attr)| attr == "expires_at" && is_context_attr(left, "delegation"))
     };
     ["left", "right"]

@@ -1,5 +1,5 @@
-use super::text::PolicyText;
-use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
+use crate::lint::text::PolicyText;
+use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
 declare_rule! {
     /// ## What it does

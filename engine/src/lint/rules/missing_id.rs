@@ -1,7 +1,7 @@
 use crate::PolicyId;
 
-use super::text::PolicyText;
-use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
+use crate::lint::text::PolicyText;
+use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
 declare_rule! {
     /// ## What it does
@@ -58,7 +58,7 @@ impl MissingId {
             .collect()
     }
 
-    fn finding(&self, location: super::Location, id: PolicyId) -> Finding {
+    fn finding(&self, location: crate::lint::Location, id: PolicyId) -> Finding {
         Finding::new(
             self,
             location,

@@ -2,8 +2,8 @@ use crate::PolicyInfo;
 use crate::timestamp::CalendarDate;
 use crate::{PolicyRole, Tier};
 
-use super::scope::PolicyFacts;
-use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
+use crate::lint::scope::PolicyFacts;
+use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
 declare_rule! {
     /// ## What it does

@@ -1,6 +1,6 @@
 use crate::PolicyRole;
 
-use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
+use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
 declare_rule! {
     /// ## What it does

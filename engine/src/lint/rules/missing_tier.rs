@@ -1,6 +1,6 @@
 use crate::Effect;
 
-use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
+use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
 declare_rule! {
     /// ## What it does

@@ -6,9 +6,9 @@ use crate::PolicyInfo;
 use crate::PolicyRole;
 use crate::schema::AttrType;
 
-use super::expr::{all_nodes, get_attr, is_literal, node, var};
-use super::scope::PolicyFacts;
-use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
+use crate::lint::expr::{all_nodes, get_attr, is_literal, node, var};
+use crate::lint::scope::PolicyFacts;
+use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
 declare_rule! {
     /// ## What it does

@@ -1,5 +1,5 @@
-use super::finding::Related;
-use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
+use crate::lint::finding::Related;
+use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
 declare_rule! {
     /// ## What it does

@@ -2,8 +2,8 @@ use std::collections::BTreeSet;
 
 use crate::{PolicyRole, Tier};
 
-use super::scope::{ActionScope, is_approve};
-use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
+use crate::lint::scope::{ActionScope, is_approve};
+use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
 declare_rule! {
     /// ## What it does
@@ -107,7 +107,7 @@ impl SelfApproval {
 /// Non-human types that can be the principal of `approve` under this policy's scope.
 fn approver_types(
     cx: &LintContext<'_>,
-    facts: &super::scope::PolicyFacts,
+    facts: &crate::lint::scope::PolicyFacts,
     approve: &cedar_policy::EntityUid,
 ) -> BTreeSet<String> {
     let applies: BTreeSet<String> = cx

@@ -2,9 +2,9 @@ use crate::Decision;
 use crate::PolicyId;
 use crate::Tier;
 
-use super::finding::{Location, Origin, Related, Span};
-use super::workflow::WorkflowFile;
-use super::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
+use crate::lint::finding::{Location, Origin, Related, Span};
+use crate::lint::workflow::WorkflowFile;
+use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
 declare_rule! {
     /// ## What it does
@@ -153,7 +153,7 @@ impl GateAfterExpansion {
     }
 }
 
-fn step_action(step: &super::workflow::WorkflowStep) -> String {
+fn step_action(step: &crate::lint::workflow::WorkflowStep) -> String {
     crate::EntityRef::from_json(&step.action, "action")
         .map(|a| a.to_string())
         .unwrap_or_else(|_| show(&step.action))
