@@ -1,7 +1,7 @@
 //! Property tests of the decision rule over generated packs and requests.
 //!
 //! The engine computes the tier in one pass over a shadow set. These tests check it against an
-//! independent formulation (DESIGN.md): the lowest approval level L at which the pack, read at
+//! independent formulation (docs/design.md, "Tiers"): the lowest approval level L at which the pack, read at
 //! level L, allows — evaluated with plain Cedar, fail-closed rule applied.
 
 use std::collections::BTreeSet;
@@ -232,7 +232,7 @@ fn cedar_request(r: &Req) -> Request {
     .unwrap()
 }
 
-/// DESIGN.md's second formulation: the least level L at which the pack, read at L, allows.
+/// The second formulation in docs/design.md: the least level L at which the pack, read at L, allows.
 fn least_level_tier(pols: &[Pol], r: &Req) -> Tier {
     let request = cedar_request(r);
     for (level, tier) in [(0u8, Tier::Auto), (1, Tier::Single), (2, Tier::Dual)] {

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::request::EntityRef;
+use crate::EntityRef;
 
 const PUBLIC_PREFIX: &str = "ed25519:";
 const PRIVATE_PREFIX: &str = "ed25519-private:";

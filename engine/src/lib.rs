@@ -39,14 +39,6 @@ mod timestamp;
 
 pub use api::*;
 
-// The paths the approvals, audit and keys modules import by, kept while those modules are
-// reorganised on their own.
-use model::{request, tier};
-mod decide {
-    pub(crate) use crate::model::decision::Decision;
-    pub(crate) use crate::pack::{InputError, PreparedEntities};
-}
-
 /// Signed approval records and their verification.
 pub mod approvals;
 /// The hash-chained audit trail.

@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::EntityRef;
 use crate::canonical::{Sha256Digest, to_canonical_json};
 use crate::keys::PrivateKey;
-use crate::request::EntityRef;
 use crate::timestamp::Timestamp;
 
 /// The longest an approval may be valid: longer would be standing privilege, not an approval.

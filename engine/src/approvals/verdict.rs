@@ -6,11 +6,11 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use super::record::ApprovalDecision;
+use crate::EntityRef;
+use crate::Tier;
 use crate::canonical::Sha256Digest;
-use crate::decide::{Decision, InputError};
-use crate::request::EntityRef;
-use crate::tier::Tier;
 use crate::timestamp::Timestamp;
+use crate::{Decision, InputError};
 
 /// What the approvals add up to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

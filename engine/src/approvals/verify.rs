@@ -7,12 +7,12 @@ use serde_json::{Map, Value, json};
 
 use super::record::{ApprovalDecision, ApprovalRecord, MAX_APPROVAL_TTL_SECONDS};
 use super::verdict::{NotCounted, Outcome, RecordVerdict, Verification};
-use crate::decide::{Decision, InputError, PreparedEntities};
+use crate::Tier;
 use crate::keys::Keyring;
 use crate::pack::Pack;
-use crate::request::{EntityRef, ProposedAction};
-use crate::tier::Tier;
 use crate::timestamp::Timestamp;
+use crate::{Decision, InputError, PreparedEntities};
+use crate::{EntityRef, ProposedAction};
 
 /// `Ok` when a record counts, or why it does not.
 type Counts = Result<(), NotCounted>;

@@ -6,11 +6,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::chain::{ChainProblem, record_hash};
+use crate::Decision;
+use crate::ProposedAction;
 use crate::approvals::{ApprovalDecision, Outcome, RecordVerdict, Verification};
 use crate::canonical::Sha256Digest;
-use crate::decide::Decision;
 use crate::keys::PrivateKey;
-use crate::request::ProposedAction;
 use crate::timestamp::Timestamp;
 
 /// What one audit record is about.

@@ -125,7 +125,7 @@ impl PolicyRole {
     }
 
     /// Classifies a policy by its effect and raw `@tier` value (`None` when absent), following
-    /// DESIGN.md's annotation table. Anything outside the table is rejected rather than guessed,
+    /// the annotation table of docs/design.md. Anything outside the table is rejected rather than guessed,
     /// because a mistyped tier that silently became `auto` would remove a human from the loop.
     pub fn classify(effect: Effect, tier_annotation: Option<&str>) -> Result<Self, InvalidTier> {
         let Some(raw) = tier_annotation else {
@@ -148,7 +148,7 @@ impl PolicyRole {
     }
 }
 
-/// A `@tier` annotation outside DESIGN.md's table.
+/// A `@tier` annotation outside the table of docs/design.md.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidTier {
     /// The value is not a tier name.
@@ -196,7 +196,7 @@ mod tests {
         assert!("".parse::<Tier>().is_err());
     }
 
-    // One test per row of DESIGN.md's annotation table.
+    // One test per row of the annotation table of docs/design.md.
     #[test]
     fn annotation_table_rows() {
         use PolicyRole as R;

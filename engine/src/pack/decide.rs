@@ -191,7 +191,7 @@ impl Pack {
     }
 }
 
-/// DESIGN.md's rule over satisfied and erroring policies (indices into `pack.policies()`):
+/// The rule of docs/design.md ("Tiers") over satisfied and erroring policies (indices into `pack.policies()`):
 /// deny on any satisfied-or-erroring plain forbid or when no permit is satisfied; otherwise the
 /// stricter of the lowest satisfied permit and the highest satisfied-or-erroring gate.
 fn classify(pack: &Pack, satisfied: &[usize], errors: &[(usize, String)]) -> (Tier, Vec<usize>) {
