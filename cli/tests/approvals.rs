@@ -5,15 +5,10 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{AT, text, tollgate};
+use support::{AT, ENTITIES, decide, s, text, tollgate};
 use tollgate_engine::audit::record_hash;
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 const DEPLOY: &str = "examples/deploy-request.json";
-const ENTITIES: &str = "examples/entities.json";
 
 struct Desk {
     dir: tempfile::TempDir,
@@ -235,17 +230,7 @@ fn hash_matches_decide_and_ignores_spelling() {
     let out = tollgate(&["hash", "--request", DEPLOY]);
     let hash = text(&out.stdout).trim().to_string();
     assert!(hash.starts_with("sha256:") && hash.len() == 71);
-    let out = tollgate(&[
-        "decide",
-        "--request",
-        DEPLOY,
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-        "--format",
-        "json",
-    ]);
+    let out = decide(DEPLOY, ENTITIES, &["--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["request"], hash);
 }
@@ -732,15 +717,7 @@ fn approve_shows_what_it_signs_and_needs_yes_off_a_terminal() {
         assert!(err.contains(shown), "{shown} missing from:\n{err}");
     }
     // The determining policy, with its reason.
-    let decision = tollgate(&[
-        "decide",
-        "--request",
-        DEPLOY,
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-    ]);
+    let decision = decide(DEPLOY, ENTITIES, &[]);
     let policy_line = text(&decision.stdout)
         .lines()
         .nth(1)

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use support::{AT, repo, text, tollgate};
+use support::{AT, ENTITIES, decide, repo, text, tollgate};
 
 /// How a command takes the bad file, and which exit codes count as a refusal.
 struct Reader {
@@ -46,8 +46,6 @@ const LINT: &[i32] = &[1, 2];
 const ROWS: &[i32] = &[1, 2];
 /// `audit verify` and `audit show`: a damaged log is a finding (exit 1); an unreadable one exits 2.
 const AUDIT_VERIFY: &[i32] = &[1, 2];
-
-const ENTITIES: &str = "examples/entities.json";
 
 /// Every command that reads each kind of input.
 fn readers(kind: &str) -> Vec<Reader> {
@@ -533,17 +531,11 @@ impl Fixtures {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         std::fs::write(dir.path().join("keyring.json"), &out.stdout).unwrap();
         std::fs::write(dir.path().join("approvals.jsonl"), "").unwrap();
-        let out = tollgate(&[
-            "decide",
-            "--request",
+        let out = decide(
             "examples/request.json",
-            "--entities",
             ENTITIES,
-            "--at",
-            AT,
-            "--audit",
-            &p("audit.jsonl"),
-        ]);
+            &["--audit", &p("audit.jsonl")],
+        );
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         Self { dir }
     }
