@@ -5,7 +5,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{AT, ENTITIES, decide, s, text, tollgate};
+use support::{AT, ENTITIES, decide, decide_args, refused, s, text, tollgate};
 use tollgate_engine::audit::record_hash;
 
 const DEPLOY: &str = "examples/deploy-request.json";
@@ -308,17 +308,7 @@ fn audit_log_records_decide_and_verify_and_detects_tampering() {
     );
     // Appends refuse a damaged tail.
     std::fs::write(&log, format!("{}\n{}", lines[0], &lines[1][..20])).unwrap();
-    let args = vec![
-        "decide",
-        "--request",
-        DEPLOY,
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-        "--audit",
-        s(&log),
-    ];
+    let args = decide_args(DEPLOY, ENTITIES, &["--audit", s(&log)]);
     assert_eq!(tollgate(&args).status.code(), Some(2));
     // Drop the newest record: only the stored head/count shows it.
     std::fs::write(&log, format!("{}\n", lines[0])).unwrap();
@@ -596,17 +586,7 @@ fn appends_read_only_the_tail_and_refuse_non_regular_files() {
     let decide = |path: &Path| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
             .current_dir(support::repo())
-            .args([
-                "decide",
-                "--request",
-                DEPLOY,
-                "--entities",
-                ENTITIES,
-                "--at",
-                AT,
-                "--audit",
-                s(path),
-            ])
+            .args(decide_args(DEPLOY, ENTITIES, &["--audit", s(path)]))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -742,13 +722,8 @@ fn approve_refuses_requests_that_do_not_decide_or_are_denied() {
     )
     .unwrap();
     let out = approve_deploy(&desk, s(&unknown), &["--yes"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    refused(&out, &["nothing signed"]);
     assert!(out.stdout.is_empty());
-    assert!(
-        text(&out.stderr).contains("nothing signed"),
-        "{}",
-        text(&out.stderr)
-    );
 
     let denied = desk.path("denied.json");
     std::fs::write(
@@ -757,13 +732,8 @@ fn approve_refuses_requests_that_do_not_decide_or_are_denied() {
     )
     .unwrap();
     let out = approve_deploy(&desk, s(&denied), &["--yes"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    refused(&out, &["tier deny"]);
     assert!(out.stdout.is_empty());
-    assert!(
-        text(&out.stderr).contains("tier deny"),
-        "{}",
-        text(&out.stderr)
-    );
     // Rejecting it is still possible.
     let out = approve_deploy(
         &desk,

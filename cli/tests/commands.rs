@@ -5,8 +5,8 @@ mod support;
 
 use serde_json::Value;
 use support::{
-    AT, ENTITIES, REQUEST, Scratch, assert_exit, batch, batch_args, decide, pack, refused, repo, s,
-    text, tollgate, tollgate_in, tollgate_stdin,
+    AT, ENTITIES, REQUEST, Scratch, assert_exit, batch, batch_args, decide, decide_spelt_args,
+    pack, refused, repo, s, text, tollgate, tollgate_in, tollgate_stdin,
 };
 
 const SCHEMA: &str = "schemas";
@@ -316,25 +316,13 @@ fn entities_and_context_read_stdin() {
     assert_exit(&from_stdin, 0);
     assert_eq!(text(&from_stdin.stdout), text(&from_file.stdout));
 
-    let out = tollgate_stdin(
-        &repo(),
-        &[
-            "decide",
-            "--principal",
-            "Agent::\"triage-bot\"",
-            "--action",
-            "Action::\"summarize\"",
-            "--resource",
-            "Document::\"incident-123\"",
-            "--context",
-            "-",
-            "--entities",
-            ENTITIES,
-            "--at",
-            AT,
-        ],
-        br#"{"request_id": "s"}"#,
+    let args = decide_spelt_args(
+        "Agent::\"triage-bot\"",
+        "Action::\"summarize\"",
+        "Document::\"incident-123\"",
+        &["--context", "-", "--entities", ENTITIES, "--at", AT],
     );
+    let out = tollgate_stdin(&repo(), &args, br#"{"request_id": "s"}"#);
     assert_exit(&out, 0);
     assert!(
         text(&out.stdout).starts_with("auto:"),
@@ -395,24 +383,16 @@ fn requests_with_a_bad_line(dir: &Scratch) -> std::path::PathBuf {
 fn diff_and_bench_report_a_bad_line_go_on_and_exit_2() {
     let dir = Scratch::new();
     let input = requests_with_a_bad_line(&dir);
-    let out = batch("diff", s(&input), &["--format", "json"]);
-    assert_exit(&out, 2);
-    assert!(
-        text(&out.stderr).contains("in.jsonl:2: "),
-        "{}",
-        text(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["summary"]["requests"], 3, "the other lines still ran");
-
-    let out = batch("bench", s(&input), &["--time", "0.05", "--format", "json"]);
-    assert_exit(&out, 2);
-    assert!(
-        text(&out.stderr).contains("in.jsonl:2: "),
-        "{}",
-        text(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["requests"], 3);
-    assert_eq!(doc["skipped"], 1);
+    let run = |command: &str, extra: &[&str]| -> Value {
+        let out = batch(command, s(&input), extra);
+        assert_exit(&out, 2);
+        let err = text(&out.stderr);
+        assert!(err.contains("in.jsonl:2: "), "{command}: {err}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let diff = run("diff", &["--format", "json"]);
+    assert_eq!(diff["summary"]["requests"], 3, "the other lines still ran");
+    let bench = run("bench", &["--time", "0.05", "--format", "json"]);
+    assert_eq!(bench["requests"], 3);
+    assert_eq!(bench["skipped"], 1);
 }

@@ -50,17 +50,7 @@ fn decide_text_escapes_reasons_ids_and_error_messages() {
         None,
     );
     write_request(dir.root(), EVIL);
-    let out = tollgate_in(
-        dir.root(),
-        &[
-            "decide",
-            "--no-schema",
-            "--request",
-            "request.json",
-            "--at",
-            AT,
-        ],
-    );
+    let out = decide_no_schema(dir.root(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert_clean(&stdout);
@@ -82,19 +72,7 @@ fn audit_show_cannot_be_given_a_forged_row() {
         None,
     );
     write_request(dir.root(), EVIL);
-    let out = tollgate_in(
-        dir.root(),
-        &[
-            "decide",
-            "--no-schema",
-            "--request",
-            "request.json",
-            "--at",
-            AT,
-            "--audit",
-            "audit.jsonl",
-        ],
-    );
+    let out = decide_no_schema(dir.root(), &["--audit", "audit.jsonl"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = tollgate_in(dir.root(), &["audit", "show", "audit.jsonl"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -349,17 +327,21 @@ fn errors_and_notes_survive_a_closed_stderr() {
 
 fn decide_on(dir: &Path) -> Output {
     write_request(dir, "a");
-    tollgate_in(
-        dir,
-        &[
-            "decide",
-            "--no-schema",
-            "--request",
-            "request.json",
-            "--at",
-            AT,
-        ],
-    )
+    decide_no_schema(dir, &[])
+}
+
+/// `tollgate decide --no-schema --request request.json --at AT`, then `extra`, in `dir`.
+fn decide_no_schema(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "decide",
+        "--no-schema",
+        "--request",
+        "request.json",
+        "--at",
+        AT,
+    ];
+    args.extend_from_slice(extra);
+    tollgate_in(dir, &args)
 }
 
 #[test]

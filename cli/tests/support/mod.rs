@@ -150,7 +150,7 @@ pub fn copy_pack() -> Scratch {
 
 /// The arguments of `tollgate decide --request REQUEST --entities ENTITIES --at AT`, then `extra`.
 pub fn decide_args<'a>(request: &'a str, entities: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
+    let args = [
         "decide",
         "--request",
         request,
@@ -159,8 +159,7 @@ pub fn decide_args<'a>(request: &'a str, entities: &'a str, extra: &[&'a str]) -
         "--at",
         AT,
     ];
-    args.extend_from_slice(extra);
-    args
+    [&args[..], extra].concat()
 }
 
 /// Runs [`decide_args`] in the repository root.
@@ -168,16 +167,26 @@ pub fn decide(request: &str, entities: &str, extra: &[&str]) -> Output {
     tollgate(&decide_args(request, entities, extra))
 }
 
-/// The arguments of a batch command on `requests` with the example entities at [`AT`], then
-/// `extra`: `simulate`, `bench`, or `diff` of the pack in the working directory against itself.
-pub fn batch_args<'a>(command: &'a str, requests: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+/// The arguments of a batch command on `requests` with `entities` at [`AT`], then `extra`:
+/// `simulate`, `bench`, or `diff` of the pack in the working directory against itself.
+pub fn batch_with<'a>(
+    command: &'a str,
+    requests: &'a str,
+    entities: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![command];
     if command == "diff" {
         args.extend_from_slice(&["--base", ".", "--head", "."]);
     }
-    args.extend_from_slice(&["--requests", requests, "--entities", ENTITIES, "--at", AT]);
+    args.extend_from_slice(&["--requests", requests, "--entities", entities, "--at", AT]);
     args.extend_from_slice(extra);
     args
+}
+
+/// [`batch_with`] the example entities.
+pub fn batch_args<'a>(command: &'a str, requests: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    batch_with(command, requests, ENTITIES, extra)
 }
 
 /// Runs [`batch_args`] in the repository root.
@@ -185,10 +194,14 @@ pub fn batch(command: &str, requests: &str, extra: &[&str]) -> Output {
     tollgate(&batch_args(command, requests, extra))
 }
 
-/// Runs `tollgate decide --principal P --action A --resource R`, then `extra`, in the
-/// repository root.
-pub fn decide_spelt(principal: &str, action: &str, resource: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
+/// The arguments of `tollgate decide --principal P --action A --resource R`, then `extra`.
+pub fn decide_spelt_args<'a>(
+    principal: &'a str,
+    action: &'a str,
+    resource: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let args = [
         "decide",
         "--principal",
         principal,
@@ -197,6 +210,10 @@ pub fn decide_spelt(principal: &str, action: &str, resource: &str, extra: &[&str
         "--resource",
         resource,
     ];
-    args.extend_from_slice(extra);
-    tollgate(&args)
+    [&args[..], extra].concat()
+}
+
+/// Runs [`decide_spelt_args`] in the repository root.
+pub fn decide_spelt(principal: &str, action: &str, resource: &str, extra: &[&str]) -> Output {
+    tollgate(&decide_spelt_args(principal, action, resource, extra))
 }
