@@ -4,7 +4,10 @@ mod support;
 
 use std::process::{Command, Stdio};
 
-use support::{AT, ENTITIES, batch, copy_pack, decide, repo, text, tollgate, tollgate_in};
+use support::{
+    AT, ENTITIES, ReferenceDecider, batch, copy_pack, decide, example_requests, repo, text,
+    tollgate, tollgate_in,
+};
 
 #[test]
 fn test_command_passes_on_the_reference_pack_with_coverage_and_junit() {
@@ -111,29 +114,14 @@ fn simulate_json_matches_decide_for_every_request() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let decisions = doc["decisions"].as_array().unwrap();
-    let lines: Vec<String> = std::fs::read_to_string(repo().join("examples/requests.jsonl"))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
+    let lines = example_requests();
     assert_eq!(decisions.len(), lines.len());
     let total = doc["summary"]["overall"]["total"].as_u64().unwrap() as usize;
     assert_eq!(total, lines.len());
     // Every line, through the engine directly (the same path `decide` takes).
-    let pack = tollgate_engine::Pack::load(
-        tollgate_engine::fs::read_pack(&repo().join("policies"), Some(&repo().join("schemas")))
-            .unwrap(),
-    )
-    .unwrap();
-    let entities = pack
-        .entities_from_json(
-            &serde_json::from_str(&std::fs::read_to_string(repo().join(ENTITIES)).unwrap())
-                .unwrap(),
-        )
-        .unwrap();
+    let engine = ReferenceDecider::new();
     for (i, line) in lines.iter().enumerate() {
-        let r = tollgate_engine::ProposedAction::from_json_str(line).unwrap();
-        let d = pack.decide(&r, &entities, AT.parse().unwrap()).unwrap();
+        let d = engine.decide(line);
         assert_eq!(decisions[i]["line"], i + 1);
         assert_eq!(
             decisions[i]["decision"],
@@ -317,33 +305,13 @@ fn diff_flags_exactly_the_requests_a_removed_gate_weakens() {
         serde_json::json!(["gate-production-changes"])
     );
     // Expected: every request that was dual because of that gate and nothing else.
-    let lines: Vec<String> = std::fs::read_to_string(repo().join("examples/requests.jsonl"))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
-    let base = tollgate_engine::Pack::load(
-        tollgate_engine::fs::read_pack(&repo().join("policies"), Some(&repo().join("schemas")))
-            .unwrap(),
-    )
-    .unwrap();
-    let entities = base
-        .entities_from_json(
-            &serde_json::from_str(&std::fs::read_to_string(repo().join(ENTITIES)).unwrap())
-                .unwrap(),
-        )
-        .unwrap();
+    let lines = example_requests();
+    let engine = ReferenceDecider::new();
     let expected: Vec<u64> = lines
         .iter()
         .enumerate()
         .filter(|(_, l)| {
-            let d = base
-                .decide(
-                    &tollgate_engine::ProposedAction::from_json_str(l).unwrap(),
-                    &entities,
-                    AT.parse().unwrap(),
-                )
-                .unwrap();
+            let d = engine.decide(l);
             d.tier == tollgate_engine::Tier::Dual
                 && d.determining
                     .iter()

@@ -217,3 +217,43 @@ pub fn decide_spelt_args<'a>(
 pub fn decide_spelt(principal: &str, action: &str, resource: &str, extra: &[&str]) -> Output {
     tollgate(&decide_spelt_args(principal, action, resource, extra))
 }
+
+/// The lines of `examples/requests.jsonl`.
+pub fn example_requests() -> Vec<String> {
+    std::fs::read_to_string(repo().join("examples/requests.jsonl"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Decides `line` (a request as JSON) on the reference pack with the example entities at [`AT`],
+/// through the engine directly: what the commands must agree with.
+pub struct ReferenceDecider {
+    pack: tollgate_engine::Pack,
+    entities: tollgate_engine::PreparedEntities,
+}
+
+impl ReferenceDecider {
+    pub fn new() -> Self {
+        let pack = tollgate_engine::Pack::load(
+            tollgate_engine::fs::read_pack(&repo().join("policies"), Some(&repo().join("schemas")))
+                .unwrap(),
+        )
+        .unwrap();
+        let entities = pack
+            .entities_from_json(
+                &serde_json::from_str(&std::fs::read_to_string(repo().join(ENTITIES)).unwrap())
+                    .unwrap(),
+            )
+            .unwrap();
+        Self { pack, entities }
+    }
+
+    pub fn decide(&self, line: &str) -> tollgate_engine::Decision {
+        let request = tollgate_engine::ProposedAction::from_json_str(line).unwrap();
+        self.pack
+            .decide(&request, &self.entities, AT.parse().unwrap())
+            .unwrap()
+    }
+}
