@@ -125,25 +125,33 @@ fn a_keyring_listing_an_approver_twice_in_one_object_is_refused() {
     );
 }
 
+/// `tollgate approve --request REQUEST` as alice with `key`, issued `at`, then `extra`.
+fn approve_as_alice(request: &str, key: &Path, at: &str, extra: &[&str]) -> Output {
+    let args = [
+        "approve",
+        "--request",
+        request,
+        "--approver",
+        "Human::\"alice\"",
+        "--key",
+        s(key),
+        "--at",
+        at,
+    ];
+    tollgate(&[&args[..], extra].concat())
+}
+
 #[test]
 fn an_approval_record_with_a_duplicate_key_is_refused() {
     let dir = Scratch::new();
     let (key, line) = keygen(&dir, "alice", "alice.key");
     let keyring = dir.write("keyring.json", &line);
-    let out = tollgate(&[
-        "approve",
-        "--request",
+    let out = approve_as_alice(
         "examples/deploy-request.json",
-        "--approver",
-        "Human::\"alice\"",
-        "--key",
-        s(&key),
-        "--at",
+        &key,
         "2026-06-01T11:50:00Z",
-        "--entities",
-        "examples/entities.json",
-        "--yes",
-    ]);
+        &["--entities", "examples/entities.json", "--yes"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // A first-key reader sees mallory approving; the signature covers alice.
     let record = text(&out.stdout).replacen('{', "{\"approver\": \"Human::\\\"mallory\\\"\",", 1);
@@ -161,17 +169,7 @@ fn a_key_file_with_a_duplicate_key_is_refused() {
     let original = std::fs::read_to_string(&key).unwrap();
     let doubled = original.replacen('{', "{\"approver\": \"Human::\\\"mallory\\\"\",", 1);
     std::fs::write(&key, doubled).unwrap();
-    let out = tollgate(&[
-        "approve",
-        "--request",
-        "examples/deploy-request.json",
-        "--approver",
-        "Human::\"alice\"",
-        "--key",
-        s(&key),
-        "--at",
-        AT,
-    ]);
+    let out = approve_as_alice("examples/deploy-request.json", &key, AT, &[]);
     refused(&out, &["alice.key", "duplicate key `approver`"]);
 }
 
@@ -251,17 +249,7 @@ fn a_json_error_past_column_65535_is_reported_not_a_crash() {
     let (key, _) = keygen(&dir, "alice", "alice.key");
     for out in [
         tollgate(&["hash", "--request", s(&request)]),
-        tollgate(&[
-            "approve",
-            "--request",
-            s(&request),
-            "--approver",
-            "Human::\"alice\"",
-            "--key",
-            s(&key),
-            "--at",
-            AT,
-        ]),
+        approve_as_alice(s(&request), &key, AT, &[]),
         tollgate(&[
             "verify",
             "--request",
