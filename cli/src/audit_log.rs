@@ -9,9 +9,11 @@ use std::path::Path;
 
 use miette::{IntoDiagnostic, WrapErr, miette};
 use serde_json::Value;
-use tollgate_engine::Sha256Digest;
-use tollgate_engine::approvals::LogDenial;
+use tollgate_engine::approvals::{LogDenial, Verification};
 use tollgate_engine::audit::{AuditRecord, earlier_verdict, tail_for_append};
+use tollgate_engine::{Decision, ProposedAction, Sha256Digest, Timestamp};
+
+use crate::args::AuditArgs;
 
 /// How much of the log's end is read at a time when looking for its last two lines.
 const TAIL_CHUNK: u64 = 8 * 1024;
@@ -153,51 +155,39 @@ fn read_tail(file: &mut File) -> std::io::Result<(Vec<u8>, bool)> {
     }
 }
 
-/// Appends the audit record of a decision (and verification) when `--audit` was given.
-pub fn record_if_asked(
-    args: &crate::cli::AuditArgs,
-    at: tollgate_engine::Timestamp,
-    request: &tollgate_engine::ProposedAction,
-    decision: &tollgate_engine::Decision,
-    verification: Option<&tollgate_engine::approvals::Verification>,
-) -> miette::Result<()> {
-    let Some(path) = &args.audit else {
-        return Ok(());
-    };
-    record(
-        AuditLog::open(path)?,
-        args,
-        at,
-        request,
-        decision,
-        verification,
-    )
+/// What one audit record says: a decision, and the verification of approvals when there was one.
+pub struct Event<'a> {
+    pub at: Timestamp,
+    pub request: &'a ProposedAction,
+    pub decision: &'a Decision,
+    pub verification: Option<&'a Verification>,
 }
 
-/// Appends the audit record of a decision (and verification) to a log already open and locked.
-pub fn record(
-    log: AuditLog,
-    args: &crate::cli::AuditArgs,
-    at: tollgate_engine::Timestamp,
-    request: &tollgate_engine::ProposedAction,
-    decision: &tollgate_engine::Decision,
-    verification: Option<&tollgate_engine::approvals::Verification>,
-) -> miette::Result<()> {
+/// Appends the audit record of `event` when `--audit` was given.
+pub fn record_if_asked(args: &AuditArgs, event: &Event<'_>) -> miette::Result<()> {
+    match &args.audit {
+        Some(path) => record(AuditLog::open(path)?, args, event),
+        None => Ok(()),
+    }
+}
+
+/// Appends the audit record of `event` to a log already open and locked.
+pub fn record(log: AuditLog, args: &AuditArgs, event: &Event<'_>) -> miette::Result<()> {
     let key = args
         .sign_key
         .as_deref()
-        .map(crate::input::read_key_file)
+        .map(crate::io::read_key_file)
         .transpose()?;
     let recommendation = match &args.recommendation {
         Some(text) => Some(Value::String(text.clone())),
-        None => request.context.get("recommendation").cloned(),
+        None => event.request.context.get("recommendation").cloned(),
     };
     let entry = tollgate_engine::audit::AuditEntry {
-        time: at,
-        request,
+        time: event.at,
+        request: event.request,
         recommendation,
-        decision,
-        verification,
+        decision: event.decision,
+        verification: event.verification,
     };
     log.append(|prev| entry.to_record(prev, key.as_ref().map(|k| &k.key)))
 }

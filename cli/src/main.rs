@@ -1,22 +1,21 @@
 //! `tollgate`: decide, lint, test, simulate, diff, bench, approve, verify and audit
-//! human-in-the-loop policies for AI agents. The binary parses arguments, calls the engine and
-//! formats; every exit code is chosen in one place, here.
+//! human-in-the-loop policies for AI agents. The binary parses arguments ([`args`]), reads its
+//! inputs ([`io`]), calls the engine ([`commands`]) and formats the result ([`render`]); every
+//! exit code is chosen in one place, here.
 #![forbid(unsafe_code)]
 
+mod args;
 mod audit_log;
-mod cli;
 mod commands;
-mod input;
-mod jsonl;
-mod lint_output;
-mod output;
+mod io;
+mod render;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::args::{Cli, Command};
 
 /// Exit codes, documented in `tollgate --help` and the README.
 pub mod exit {
@@ -28,10 +27,13 @@ pub mod exit {
     pub const ERROR: u8 = 2;
     /// `verify`: more approvals are needed.
     pub const PENDING: u8 = 3;
-    /// `verify`: denied (deny tier or a counted reject).
+    /// `verify`: denied (deny tier, or a counted reject).
     pub const DENIED: u8 = 4;
 }
 
+/// Parses the arguments (a usage error exits 2, from clap) and runs the command. A closed
+/// stdout is not an error: output stops, and the exit code is still the result's (see
+/// [`io::Out`]).
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // On a terminal, diagnostics wrap to its width; elsewhere (CI logs, a file, another
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
     match on_sized_stack(cli) {
         Ok(code) => ExitCode::from(code),
         Err(report) => {
-            output::eprint(&format!("{report:?}\n"));
+            io::eprint(&format!("{report:?}\n"));
             ExitCode::from(exit::ERROR)
         }
     }
@@ -65,7 +67,7 @@ fn on_sized_stack(cli: Cli) -> miette::Result<u8> {
     let worker = std::thread::Builder::new()
         .name("tollgate".into())
         .stack_size(limits.stack_bytes())
-        .spawn(move || run(cli))
+        .spawn(move || run(cli.command))
         .map_err(|e| miette::miette!("could not start the worker thread: {e}"))?;
     match worker.join() {
         Ok(result) => result,
@@ -73,11 +75,15 @@ fn on_sized_stack(cli: Cli) -> miette::Result<u8> {
     }
 }
 
-fn run(cli: Cli) -> miette::Result<u8> {
-    match cli.command {
+/// The command's exit code, or why it could not run.
+fn run(command: Command) -> miette::Result<u8> {
+    match command {
         Command::Decide(args) => commands::decide::run(args),
         Command::Hash(args) => commands::hash::run(args),
         Command::Test(args) => commands::test::run(args),
+        Command::Check(args) => commands::check::run(args),
+        Command::Fmt(args) => commands::fmt::run(args),
+        Command::Completions(args) => commands::completions::run(args),
         Command::Simulate(args) => commands::simulate::run(args),
         Command::Diff(args) => commands::diff::run(args),
         Command::Bench(args) => commands::bench::run(args),

@@ -5,8 +5,8 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::desk::{DEPLOY, Desk, ENTITIES, s};
-use support::{AT, text, tollgate};
+use support::desk::{DEPLOY, Desk};
+use support::{AT, ENTITIES, decide, decide_args, refused, s, text, tollgate};
 use tollgate_engine::audit::record_hash;
 
 #[test]
@@ -144,17 +144,7 @@ fn hash_matches_decide_and_ignores_spelling() {
     let out = tollgate(&["hash", "--request", DEPLOY]);
     let hash = text(&out.stdout).trim().to_string();
     assert!(hash.starts_with("sha256:") && hash.len() == 71);
-    let out = tollgate(&[
-        "decide",
-        "--request",
-        DEPLOY,
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-        "--format",
-        "json",
-    ]);
+    let out = decide(DEPLOY, ENTITIES, &["--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["request"], hash);
 }
@@ -232,17 +222,7 @@ fn audit_log_records_decide_and_verify_and_detects_tampering() {
     );
     // Appends refuse a damaged tail.
     std::fs::write(&log, format!("{}\n{}", lines[0], &lines[1][..20])).unwrap();
-    let args = vec![
-        "decide",
-        "--request",
-        DEPLOY,
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-        "--audit",
-        s(&log),
-    ];
+    let args = decide_args(DEPLOY, ENTITIES, &["--audit", s(&log)]);
     assert_eq!(tollgate(&args).status.code(), Some(2));
     // Drop the newest record: only the stored head/count shows it.
     std::fs::write(&log, format!("{}\n", lines[0])).unwrap();
@@ -520,17 +500,7 @@ fn appends_read_only_the_tail_and_refuse_non_regular_files() {
     let decide = |path: &Path| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
             .current_dir(support::repo())
-            .args([
-                "decide",
-                "--request",
-                DEPLOY,
-                "--entities",
-                ENTITIES,
-                "--at",
-                AT,
-                "--audit",
-                s(path),
-            ])
+            .args(decide_args(DEPLOY, ENTITIES, &["--audit", s(path)]))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -641,15 +611,7 @@ fn approve_shows_what_it_signs_and_needs_yes_off_a_terminal() {
         assert!(err.contains(shown), "{shown} missing from:\n{err}");
     }
     // The determining policy, with its reason.
-    let decision = tollgate(&[
-        "decide",
-        "--request",
-        DEPLOY,
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-    ]);
+    let decision = decide(DEPLOY, ENTITIES, &[]);
     let policy_line = text(&decision.stdout)
         .lines()
         .nth(1)
@@ -674,13 +636,8 @@ fn approve_refuses_requests_that_do_not_decide_or_are_denied() {
     )
     .unwrap();
     let out = approve_deploy(&desk, s(&unknown), &["--yes"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    refused(&out, &["nothing signed"]);
     assert!(out.stdout.is_empty());
-    assert!(
-        text(&out.stderr).contains("nothing signed"),
-        "{}",
-        text(&out.stderr)
-    );
 
     let denied = desk.path("denied.json");
     std::fs::write(
@@ -689,13 +646,8 @@ fn approve_refuses_requests_that_do_not_decide_or_are_denied() {
     )
     .unwrap();
     let out = approve_deploy(&desk, s(&denied), &["--yes"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    refused(&out, &["tier deny"]);
     assert!(out.stdout.is_empty());
-    assert!(
-        text(&out.stderr).contains("tier deny"),
-        "{}",
-        text(&out.stderr)
-    );
     // Rejecting it is still possible.
     let out = approve_deploy(
         &desk,

@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use support::{AT, repo, text, tollgate};
+use support::{AT, ENTITIES, batch_with, decide, decide_args, repo, text, tollgate};
 
 /// How a command takes the bad file, and which exit codes count as a refusal.
 struct Reader {
     /// Short name, used in `expected.txt` to restrict a file to some readers.
     name: &'static str,
     /// Arguments; `{}` is replaced by the bad file (or, for `--context`, its content).
-    args: &'static [&'static str],
+    args: Vec<&'static str>,
     /// Exit codes that are a documented refusal for this command.
     codes: &'static [i32],
     /// How the bad file reaches the command.
@@ -47,12 +47,10 @@ const ROWS: &[i32] = &[1, 2];
 /// `audit verify` and `audit show`: a damaged log is a finding (exit 1); an unreadable one exits 2.
 const AUDIT_VERIFY: &[i32] = &[1, 2];
 
-const ENTITIES: &str = "examples/entities.json";
-
 /// Every command that reads each kind of input.
 fn readers(kind: &str) -> Vec<Reader> {
     use Via::*;
-    let r = |name, args, codes, via| Reader {
+    let r = |name, args: Vec<&'static str>, codes, via| Reader {
         name,
         args,
         codes,
@@ -61,42 +59,12 @@ fn readers(kind: &str) -> Vec<Reader> {
     };
     match kind {
         "request" => vec![
-            r(
-                "decide",
-                &[
-                    "decide",
-                    "--request",
-                    "{}",
-                    "--entities",
-                    ENTITIES,
-                    "--at",
-                    AT,
-                ],
-                REFUSED,
-                Path,
-            ),
-            r("hash", &["hash", "--request", "{}"], REFUSED, Path),
-            r(
-                "verify",
-                &[
-                    "verify",
-                    "--request",
-                    "{}",
-                    "--entities",
-                    ENTITIES,
-                    "--approvals",
-                    "@approvals",
-                    "--keyring",
-                    "@keyring",
-                    "--at",
-                    AT,
-                ],
-                REFUSED,
-                Path,
-            ),
+            r("decide", decide_args("{}", ENTITIES, &[]), REFUSED, Path),
+            r("hash", vec!["hash", "--request", "{}"], REFUSED, Path),
+            r("verify", verify_args("{}", ENTITIES), REFUSED, Path),
             r(
                 "approve",
-                &[
+                vec![
                     "approve",
                     "--request",
                     "{}",
@@ -117,65 +85,25 @@ fn readers(kind: &str) -> Vec<Reader> {
         "entities" => vec![
             r(
                 "decide",
-                &[
-                    "decide",
-                    "--request",
-                    "examples/request.json",
-                    "--entities",
-                    "{}",
-                    "--at",
-                    AT,
-                ],
+                decide_args("examples/request.json", "{}", &[]),
                 REFUSED,
                 Path,
             ),
             r(
                 "verify",
-                &[
-                    "verify",
-                    "--request",
-                    "examples/deploy-request.json",
-                    "--entities",
-                    "{}",
-                    "--approvals",
-                    "@approvals",
-                    "--keyring",
-                    "@keyring",
-                    "--at",
-                    AT,
-                ],
+                verify_args("examples/deploy-request.json", "{}"),
                 REFUSED,
                 Path,
             ),
             r(
                 "simulate",
-                &[
-                    "simulate",
-                    "--requests",
-                    "examples/requests-small.jsonl",
-                    "--entities",
-                    "{}",
-                    "--at",
-                    AT,
-                ],
+                batch_with("simulate", "examples/requests-small.jsonl", "{}", &[]),
                 REFUSED,
                 Path,
             ),
             r(
                 "diff",
-                &[
-                    "diff",
-                    "--base",
-                    ".",
-                    "--head",
-                    ".",
-                    "--requests",
-                    "examples/requests-small.jsonl",
-                    "--entities",
-                    "{}",
-                    "--at",
-                    AT,
-                ],
+                batch_with("diff", "examples/requests-small.jsonl", "{}", &[]),
                 REFUSED,
                 Path,
             ),
@@ -183,57 +111,27 @@ fn readers(kind: &str) -> Vec<Reader> {
         "requests" => vec![
             Reader {
                 name: "simulate",
-                args: &[
-                    "simulate",
-                    "--requests",
-                    "{}",
-                    "--entities",
-                    ENTITIES,
-                    "--at",
-                    AT,
-                ],
+                args: batch_with("simulate", "{}", ENTITIES, &[]),
                 codes: ROWS,
                 via: Path,
                 names_file: false,
             },
             r(
                 "bench",
-                &[
-                    "bench",
-                    "--requests",
-                    "{}",
-                    "--entities",
-                    ENTITIES,
-                    "--at",
-                    AT,
-                    "--time",
-                    "0.05",
-                ],
+                batch_with("bench", "{}", ENTITIES, &["--time", "0.05"]),
                 REFUSED,
                 Path,
             ),
             r(
                 "diff",
-                &[
-                    "diff",
-                    "--base",
-                    ".",
-                    "--head",
-                    ".",
-                    "--requests",
-                    "{}",
-                    "--entities",
-                    ENTITIES,
-                    "--at",
-                    AT,
-                ],
+                batch_with("diff", "{}", ENTITIES, &[]),
                 REFUSED,
                 Path,
             ),
         ],
         "context" => vec![r(
             "decide",
-            &[
+            vec![
                 "decide",
                 "--principal",
                 "Agent::\"triage-bot\"",
@@ -254,7 +152,7 @@ fn readers(kind: &str) -> Vec<Reader> {
         "policies" => vec![
             r(
                 "decide",
-                &[
+                vec![
                     "decide",
                     "--policies",
                     "{}",
@@ -272,7 +170,7 @@ fn readers(kind: &str) -> Vec<Reader> {
             ),
             r(
                 "test",
-                &[
+                vec![
                     "test",
                     "--policies",
                     "{}",
@@ -287,7 +185,7 @@ fn readers(kind: &str) -> Vec<Reader> {
             ),
             r(
                 "simulate",
-                &[
+                vec![
                     "simulate",
                     "--policies",
                     "{}",
@@ -305,7 +203,7 @@ fn readers(kind: &str) -> Vec<Reader> {
             ),
             r(
                 "lint",
-                &[
+                vec![
                     "lint",
                     "--policies",
                     "{}",
@@ -321,7 +219,7 @@ fn readers(kind: &str) -> Vec<Reader> {
         "schemas" => vec![
             r(
                 "decide",
-                &[
+                vec![
                     "decide",
                     "--schema",
                     "{}",
@@ -337,7 +235,7 @@ fn readers(kind: &str) -> Vec<Reader> {
             ),
             r(
                 "verify",
-                &[
+                vec![
                     "verify",
                     "--schema",
                     "{}",
@@ -357,14 +255,14 @@ fn readers(kind: &str) -> Vec<Reader> {
             ),
             r(
                 "lint",
-                &["lint", "--schema", "{}", "--today", "2026-06-01"],
+                vec!["lint", "--schema", "{}", "--today", "2026-06-01"],
                 LINT,
                 Path,
             ),
         ],
         "approvals" => vec![r(
             "verify",
-            &[
+            vec![
                 "verify",
                 "--request",
                 "examples/deploy-request.json",
@@ -382,7 +280,7 @@ fn readers(kind: &str) -> Vec<Reader> {
         )],
         "keyrings" => vec![r(
             "verify",
-            &[
+            vec![
                 "verify",
                 "--request",
                 "examples/deploy-request.json",
@@ -401,7 +299,7 @@ fn readers(kind: &str) -> Vec<Reader> {
         "keys" => vec![
             r(
                 "approve",
-                &[
+                vec![
                     "approve",
                     "--request",
                     "examples/deploy-request.json",
@@ -420,25 +318,17 @@ fn readers(kind: &str) -> Vec<Reader> {
             ),
             r(
                 "audit-verify",
-                &["audit", "verify", "@log", "--pubkey", "{}"],
+                vec!["audit", "verify", "@log", "--pubkey", "{}"],
                 REFUSED,
                 Path,
             ),
             r(
                 "decide-audit",
-                &[
-                    "decide",
-                    "--request",
+                decide_args(
                     "examples/request.json",
-                    "--entities",
                     ENTITIES,
-                    "--at",
-                    AT,
-                    "--audit",
-                    "@scratch-log",
-                    "--sign-key",
-                    "{}",
-                ],
+                    &["--audit", "@scratch-log", "--sign-key", "{}"],
+                ),
                 REFUSED,
                 Path,
             ),
@@ -446,38 +336,50 @@ fn readers(kind: &str) -> Vec<Reader> {
         "audit" => vec![
             r(
                 "audit-verify",
-                &["audit", "verify", "{}"],
+                vec!["audit", "verify", "{}"],
                 AUDIT_VERIFY,
                 Path,
             ),
-            r("audit-show", &["audit", "show", "{}"], AUDIT_VERIFY, Path),
-            r("audit-head", &["audit", "head", "{}"], REFUSED, Path),
+            r(
+                "audit-show",
+                vec!["audit", "show", "{}"],
+                AUDIT_VERIFY,
+                Path,
+            ),
+            r("audit-head", vec!["audit", "head", "{}"], REFUSED, Path),
             r(
                 "decide-audit",
-                &[
-                    "decide",
-                    "--request",
-                    "examples/request.json",
-                    "--entities",
-                    ENTITIES,
-                    "--at",
-                    AT,
-                    "--audit",
-                    "{}",
-                ],
+                decide_args("examples/request.json", ENTITIES, &["--audit", "{}"]),
                 REFUSED,
                 Copy,
             ),
         ],
         "workflows" => vec![r(
             "lint",
-            &["lint", "--workflows", "{}", "--today", "2026-06-01"],
+            vec!["lint", "--workflows", "{}", "--today", "2026-06-01"],
             REFUSED,
             Folder,
         )],
-        "testcases" => vec![r("test", &["test", "{}", "--at", AT], REFUSED, Path)],
+        "testcases" => vec![r("test", vec!["test", "{}", "--at", AT], REFUSED, Path)],
         other => panic!("tests/bad-inputs/{other}: no command is known to read this kind"),
     }
+}
+
+/// `verify` of `request` with `entities`, and the fixtures' approvals and keyring.
+fn verify_args(request: &'static str, entities: &'static str) -> Vec<&'static str> {
+    vec![
+        "verify",
+        "--request",
+        request,
+        "--entities",
+        entities,
+        "--approvals",
+        "@approvals",
+        "--keyring",
+        "@keyring",
+        "--at",
+        AT,
+    ]
 }
 
 /// `kind/file<TAB>readers<TAB>fragment` lines: `readers` is `*` or a comma list of reader names.
@@ -533,17 +435,11 @@ impl Fixtures {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         std::fs::write(dir.path().join("keyring.json"), &out.stdout).unwrap();
         std::fs::write(dir.path().join("approvals.jsonl"), "").unwrap();
-        let out = tollgate(&[
-            "decide",
-            "--request",
+        let out = decide(
             "examples/request.json",
-            "--entities",
             ENTITIES,
-            "--at",
-            AT,
-            "--audit",
-            &p("audit.jsonl"),
-        ]);
+            &["--audit", &p("audit.jsonl")],
+        );
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         Self { dir }
     }

@@ -4,22 +4,11 @@ mod support;
 
 use std::process::Command;
 
-use support::{AT, repo, text, tollgate_in};
+use support::{AT, decide, decide_spelt, repo, text, tollgate_in};
 
 #[test]
 fn decides_the_readme_example() {
-    let out = tollgate_in(
-        &repo(),
-        &[
-            "decide",
-            "--request",
-            "examples/request.json",
-            "--entities",
-            "examples/entities.json",
-            "--at",
-            AT,
-        ],
-    );
+    let out = decide("examples/request.json", "examples/entities.json", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("single:"), "{stdout}");
@@ -31,19 +20,10 @@ fn decides_the_readme_example() {
 
 #[test]
 fn json_output_has_the_design_fields() {
-    let out = tollgate_in(
-        &repo(),
-        &[
-            "decide",
-            "--request",
-            "examples/request.json",
-            "--entities",
-            "examples/entities.json",
-            "--at",
-            AT,
-            "--format",
-            "json",
-        ],
+    let out = decide(
+        "examples/request.json",
+        "examples/entities.json",
+        &["--format", "json"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -76,16 +56,11 @@ fn json_output_has_the_design_fields() {
 
 #[test]
 fn deny_has_null_approvals_and_still_exits_zero() {
-    let out = tollgate_in(
-        &repo(),
+    let out = decide_spelt(
+        "Agent::\"ir-bot\"",
+        "Action::\"grant_access\"",
+        "LogStream::\"prod-audit\"",
         &[
-            "decide",
-            "--principal",
-            "Agent::\"ir-bot\"",
-            "--action",
-            "Action::\"grant_access\"",
-            "--resource",
-            "LogStream::\"prod-audit\"",
             "--context",
             r#"{"request_id": "x", "grantee": {"type": "Agent", "id": "ir-bot"}}"#,
             "--entities",
@@ -213,21 +188,11 @@ fn malformed_json_request_exits_2_with_position() {
 
 #[test]
 fn a_request_that_violates_the_schema_exits_2() {
-    let out = tollgate_in(
-        &repo(),
-        &[
-            "decide",
-            "--principal",
-            "Agent::\"triage-bot\"",
-            "--action",
-            "Action::\"summarize\"",
-            "--resource",
-            "Document::\"incident-123\"",
-            "--context",
-            r#"{"request_id": 7}"#,
-            "--at",
-            AT,
-        ],
+    let out = decide_spelt(
+        "Agent::\"triage-bot\"",
+        "Action::\"summarize\"",
+        "Document::\"incident-123\"",
+        &["--context", r#"{"request_id": 7}"#, "--at", AT],
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -239,16 +204,11 @@ fn a_request_that_violates_the_schema_exits_2() {
 
 #[test]
 fn a_request_that_supplies_now_exits_2() {
-    let out = tollgate_in(
-        &repo(),
+    let out = decide_spelt(
+        "Agent::\"triage-bot\"",
+        "Action::\"summarize\"",
+        "Document::\"incident-123\"",
         &[
-            "decide",
-            "--principal",
-            "Agent::\"triage-bot\"",
-            "--action",
-            "Action::\"summarize\"",
-            "--resource",
-            "Document::\"incident-123\"",
             "--context",
             r#"{"request_id": "r", "now": "2020-01-01T00:00:00Z"}"#,
         ],

@@ -7,70 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{AT, repo, text, tollgate};
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// A scratch folder holding files written by the test.
-struct Scratch(tempfile::TempDir);
-
-impl Scratch {
-    fn new() -> Self {
-        Self(tempfile::tempdir().unwrap())
-    }
-    fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.0.path().join(name);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).unwrap();
-        }
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.path().join(name)
-    }
-}
-
-/// Exit 2 with every `needle` in stderr, and no panic.
-fn refused(out: &Output, needles: &[&str]) {
-    let err = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "stdout: {}\nstderr: {err}",
-        text(&out.stdout)
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    // miette wraps long messages: compare with the wrapping undone.
-    let flat = |t: &str| {
-        t.split_whitespace()
-            .filter(|w| *w != "│")
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    for needle in needles {
-        assert!(
-            flat(&err).contains(&flat(needle)),
-            "expected `{needle}` in:\n{err}"
-        );
-    }
-}
-
-const REQUEST: &str = "examples/request.json";
-const ENTITIES: &str = "examples/entities.json";
+use support::{
+    AT, ENTITIES, REQUEST, Scratch, batch, decide, decide_spelt, refused, repo, s, text, tollgate,
+};
 
 fn decide_request(request: &Path) -> Output {
-    tollgate(&[
-        "decide",
-        "--request",
-        s(request),
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-    ])
+    decide(s(request), ENTITIES, &[])
 }
 
 // --- Duplicate keys ---------------------------------------------------------------------------
@@ -106,19 +48,17 @@ fn keys_beside_an_entity_escape_are_refused() {
 
 #[test]
 fn duplicate_keys_in_context_and_entities_are_refused() {
-    let out = tollgate(&[
-        "decide",
-        "--principal",
+    let out = decide_spelt(
         "Agent::\"triage-bot\"",
-        "--action",
         "Action::\"read_logs\"",
-        "--resource",
         "Environment::\"staging\"",
-        "--context",
-        r#"{"environment": "staging", "environment": "prod"}"#,
-        "--at",
-        AT,
-    ]);
+        &[
+            "--context",
+            r#"{"environment": "staging", "environment": "prod"}"#,
+            "--at",
+            AT,
+        ],
+    );
     refused(&out, &["--context:1:", "duplicate key `environment`"]);
 
     let dir = Scratch::new();
@@ -126,15 +66,7 @@ fn duplicate_keys_in_context_and_entities_are_refused() {
         "entities.json",
         r#"[{"uid": {"type": "Human", "id": "alice"}, "attrs": {}, "parents": [], "parents": [{"type": "Group", "id": "sre"}]}]"#,
     );
-    let out = tollgate(&[
-        "decide",
-        "--request",
-        REQUEST,
-        "--entities",
-        s(&entities),
-        "--at",
-        AT,
-    ]);
+    let out = decide(REQUEST, s(&entities), &[]);
     refused(
         &out,
         &["entities.json:1:", "duplicate key `parents` in `[0]`"],
@@ -193,25 +125,33 @@ fn a_keyring_listing_an_approver_twice_in_one_object_is_refused() {
     );
 }
 
+/// `tollgate approve --request REQUEST` as alice with `key`, issued `at`, then `extra`.
+fn approve_as_alice(request: &str, key: &Path, at: &str, extra: &[&str]) -> Output {
+    let args = [
+        "approve",
+        "--request",
+        request,
+        "--approver",
+        "Human::\"alice\"",
+        "--key",
+        s(key),
+        "--at",
+        at,
+    ];
+    tollgate(&[&args[..], extra].concat())
+}
+
 #[test]
 fn an_approval_record_with_a_duplicate_key_is_refused() {
     let dir = Scratch::new();
     let (key, line) = keygen(&dir, "alice", "alice.key");
     let keyring = dir.write("keyring.json", &line);
-    let out = tollgate(&[
-        "approve",
-        "--request",
+    let out = approve_as_alice(
         "examples/deploy-request.json",
-        "--approver",
-        "Human::\"alice\"",
-        "--key",
-        s(&key),
-        "--at",
+        &key,
         "2026-06-01T11:50:00Z",
-        "--entities",
-        "examples/entities.json",
-        "--yes",
-    ]);
+        &["--entities", "examples/entities.json", "--yes"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // A first-key reader sees mallory approving; the signature covers alice.
     let record = text(&out.stdout).replacen('{', "{\"approver\": \"Human::\\\"mallory\\\"\",", 1);
@@ -229,17 +169,7 @@ fn a_key_file_with_a_duplicate_key_is_refused() {
     let original = std::fs::read_to_string(&key).unwrap();
     let doubled = original.replacen('{', "{\"approver\": \"Human::\\\"mallory\\\"\",", 1);
     std::fs::write(&key, doubled).unwrap();
-    let out = tollgate(&[
-        "approve",
-        "--request",
-        "examples/deploy-request.json",
-        "--approver",
-        "Human::\"alice\"",
-        "--key",
-        s(&key),
-        "--at",
-        AT,
-    ]);
+    let out = approve_as_alice("examples/deploy-request.json", &key, AT, &[]);
     refused(&out, &["alice.key", "duplicate key `approver`"]);
 }
 
@@ -247,17 +177,7 @@ fn a_key_file_with_a_duplicate_key_is_refused() {
 fn an_audit_record_with_a_duplicate_key_does_not_verify() {
     let dir = Scratch::new();
     let log = dir.path("audit.jsonl");
-    let out = tollgate(&[
-        "decide",
-        "--request",
-        REQUEST,
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-        "--audit",
-        s(&log),
-    ]);
+    let out = decide(REQUEST, ENTITIES, &["--audit", s(&log)]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let record = std::fs::read_to_string(&log).unwrap();
     // A first-key reader would see an allowed verification; a last-key reader the true
@@ -295,15 +215,7 @@ fn request_lines_with_duplicate_keys_are_refused_in_diff_and_simulate() {
         AT,
     ]);
     refused(&out, &["requests.jsonl:1:", "duplicate key `resource`"]);
-    let out = tollgate(&[
-        "simulate",
-        "--requests",
-        s(&requests),
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-    ]);
+    let out = batch("simulate", s(&requests), &[]);
     let all = text(&out.stdout) + &text(&out.stderr);
     assert!(all.contains("duplicate key `resource`"), "{all}");
 }
@@ -325,15 +237,7 @@ fn a_json_error_past_column_65535_is_reported_not_a_crash() {
             filler()
         ),
     );
-    let out = tollgate(&[
-        "decide",
-        "--request",
-        REQUEST,
-        "--entities",
-        s(&entities),
-        "--at",
-        AT,
-    ]);
+    let out = decide(REQUEST, s(&entities), &[]);
     refused(&out, &["entities.json:1:700", "not valid JSON"]);
     let request = dir.write(
         "request.json",
@@ -345,17 +249,7 @@ fn a_json_error_past_column_65535_is_reported_not_a_crash() {
     let (key, _) = keygen(&dir, "alice", "alice.key");
     for out in [
         tollgate(&["hash", "--request", s(&request)]),
-        tollgate(&[
-            "approve",
-            "--request",
-            s(&request),
-            "--approver",
-            "Human::\"alice\"",
-            "--key",
-            s(&key),
-            "--at",
-            AT,
-        ]),
+        approve_as_alice(s(&request), &key, AT, &[]),
         tollgate(&[
             "verify",
             "--request",
@@ -373,19 +267,12 @@ fn a_json_error_past_column_65535_is_reported_not_a_crash() {
         refused(&out, &["request.json:1:700", "not valid JSON"]);
     }
     let context = format!(r#"{{"a": "{}",}}"#, filler());
-    let out = tollgate(&[
-        "decide",
-        "--principal",
+    let out = decide_spelt(
         "Agent::\"triage-bot\"",
-        "--action",
         "Action::\"read_logs\"",
-        "--resource",
         "Environment::\"staging\"",
-        "--context",
-        &context,
-        "--at",
-        AT,
-    ]);
+        &["--context", &context, "--at", AT],
+    );
     refused(&out, &["--context:1:700", "not valid JSON"]);
 }
 
@@ -480,19 +367,12 @@ fn deeply_nested_json_in_context_is_refused_naming_the_limit() {
     // file.
     let nested = |depth: usize| format!(r#"{{"a": {}1{}}}"#, "[".repeat(depth), "]".repeat(depth));
     let deep = nested(50_000);
-    let out = tollgate(&[
-        "decide",
-        "--principal",
+    let out = decide_spelt(
         "Agent::\"triage-bot\"",
-        "--action",
         "Action::\"read_logs\"",
-        "--resource",
         "Environment::\"staging\"",
-        "--context",
-        &deep,
-        "--at",
-        AT,
-    ]);
+        &["--context", &deep, "--at", AT],
+    );
     refused(
         &out,
         &[
@@ -562,15 +442,7 @@ fn a_deep_entity_hierarchy_is_refused_naming_the_limit() {
         })
         .collect();
     let entities = dir.write("chain.json", &format!("[{}]", chain.join(",\n")));
-    let out = tollgate(&[
-        "decide",
-        "--request",
-        REQUEST,
-        "--entities",
-        s(&entities),
-        "--at",
-        AT,
-    ]);
+    let out = decide(REQUEST, s(&entities), &[]);
     refused(
         &out,
         &[
@@ -586,17 +458,7 @@ fn a_deep_entity_hierarchy_is_refused_naming_the_limit() {
 #[test]
 fn counts_and_sizes_are_limited_and_the_message_names_the_flag() {
     refused(
-        &tollgate(&[
-            "decide",
-            "--request",
-            REQUEST,
-            "--entities",
-            ENTITIES,
-            "--at",
-            AT,
-            "--limit",
-            "entities=2",
-        ]),
+        &decide(REQUEST, ENTITIES, &["--limit", "entities=2"]),
         &["entities.json: more than 2 entities (limit entities; raise it with --limit entities=N)"],
     );
     refused(

@@ -7,7 +7,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::{AT, repo, text, tollgate, tollgate_in};
+use support::{AT, decide, pack, repo, text, tollgate, tollgate_in};
 
 /// A newline that would start a forged row, and an ANSI colour escape.
 const EVIL: &str =
@@ -24,18 +24,6 @@ fn assert_clean(out: &str) {
             "raw {c:?} in:\n{out}"
         );
     }
-}
-
-/// A folder with `policies/p.cedar` (and `schemas/s.cedarschema` when given).
-fn pack(policies: &str, schema: Option<&str>) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("policies")).unwrap();
-    std::fs::write(dir.path().join("policies/p.cedar"), policies).unwrap();
-    if let Some(schema) = schema {
-        std::fs::create_dir(dir.path().join("schemas")).unwrap();
-        std::fs::write(dir.path().join("schemas/s.cedarschema"), schema).unwrap();
-    }
-    dir
 }
 
 fn write_request(dir: &Path, principal_id: &str) {
@@ -61,18 +49,8 @@ fn decide_text_escapes_reasons_ids_and_error_messages() {
         ),
         None,
     );
-    write_request(dir.path(), EVIL);
-    let out = tollgate_in(
-        dir.path(),
-        &[
-            "decide",
-            "--no-schema",
-            "--request",
-            "request.json",
-            "--at",
-            AT,
-        ],
-    );
+    write_request(dir.root(), EVIL);
+    let out = decide_no_schema(dir.root(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert_clean(&stdout);
@@ -93,22 +71,10 @@ fn audit_show_cannot_be_given_a_forged_row() {
         "@tier(\"auto\") permit (principal, action, resource);",
         None,
     );
-    write_request(dir.path(), EVIL);
-    let out = tollgate_in(
-        dir.path(),
-        &[
-            "decide",
-            "--no-schema",
-            "--request",
-            "request.json",
-            "--at",
-            AT,
-            "--audit",
-            "audit.jsonl",
-        ],
-    );
+    write_request(dir.root(), EVIL);
+    let out = decide_no_schema(dir.root(), &["--audit", "audit.jsonl"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let out = tollgate_in(dir.path(), &["audit", "show", "audit.jsonl"]);
+    let out = tollgate_in(dir.root(), &["audit", "show", "audit.jsonl"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert_clean(&stdout);
@@ -116,7 +82,7 @@ fn audit_show_cannot_be_given_a_forged_row() {
     assert!(stdout.contains(r"Agent::x\n2 "), "{stdout}");
     // The record is kept exactly: JSON shows the id as it is.
     let out = tollgate_in(
-        dir.path(),
+        dir.root(),
         &["audit", "show", "audit.jsonl", "--format", "json"],
     );
     let records: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -177,7 +143,7 @@ fn lint_text_escapes_source_lines_and_messages() {
         "// \u{1b}[8m hidden \u{202e}\n@id(\"r\\u{1b}[31m\")\npermit (principal is Agent, action == Action::\"rotate_secret\", resource);\n",
         Some(&schema),
     );
-    let out = tollgate_in(dir.path(), &["lint", "--today", "2026-06-01"]);
+    let out = tollgate_in(dir.root(), &["lint", "--today", "2026-06-01"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert_clean(&stdout);
@@ -344,13 +310,13 @@ fn errors_and_notes_survive_a_closed_stderr() {
         "@tier(\"auto\") permit (principal, action, resource);",
         None,
     );
-    write_request(dir.path(), "a");
+    write_request(dir.root(), "a");
     // An error (no schema) and a note (no entities), with nobody reading stderr: no panic
     // (exit 101), the command's own code.
-    let (code, _) = with_closed_stdout(dir.path(), &["decide", "--request", "request.json"], true);
+    let (code, _) = with_closed_stdout(dir.root(), &["decide", "--request", "request.json"], true);
     assert_eq!(code, Some(2));
     let (code, _) = with_closed_stdout(
-        dir.path(),
+        dir.root(),
         &["decide", "--no-schema", "--request", "request.json"],
         true,
     );
@@ -361,17 +327,21 @@ fn errors_and_notes_survive_a_closed_stderr() {
 
 fn decide_on(dir: &Path) -> Output {
     write_request(dir, "a");
-    tollgate_in(
-        dir,
-        &[
-            "decide",
-            "--no-schema",
-            "--request",
-            "request.json",
-            "--at",
-            AT,
-        ],
-    )
+    decide_no_schema(dir, &[])
+}
+
+/// `tollgate decide --no-schema --request request.json --at AT`, then `extra`, in `dir`.
+fn decide_no_schema(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "decide",
+        "--no-schema",
+        "--request",
+        "request.json",
+        "--at",
+        AT,
+    ];
+    args.extend_from_slice(extra);
+    tollgate_in(dir, &args)
 }
 
 #[test]
@@ -394,7 +364,7 @@ fn a_misspelled_tier_stops_the_pack_naming_file_line_key_and_suggestion() {
             ),
             None,
         );
-        let out = decide_on(dir.path());
+        let out = decide_on(dir.root());
         assert_eq!(out.status.code(), Some(2), "@{key}: {}", text(&out.stdout));
         let err = text(&out.stderr);
         assert!(
@@ -412,7 +382,7 @@ fn far_annotation_keys_stay_allowed() {
         "@id(\"deploy\") @tier(\"dual\") @note(\"x\") @ticket(\"SEC-1\") @tr(\"\")\npermit (principal, action, resource);\n",
         None,
     );
-    let out = decide_on(dir.path());
+    let out = decide_on(dir.root());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("dual:"));
 }
@@ -426,7 +396,7 @@ fn lint_stops_on_a_misspelled_annotation_too() {
     );
     for format in ["text", "sarif"] {
         let out = tollgate_in(
-            dir.path(),
+            dir.root(),
             &["lint", "--today", "2026-06-01", "--format", format],
         );
         assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
@@ -458,9 +428,9 @@ fn misspelled_schema_annotations_stop_the_pack() {
             )
         };
         let dir = pack(POLICY, Some(&schema));
-        write_request(dir.path(), "a");
+        write_request(dir.root(), "a");
         let out = tollgate_in(
-            dir.path(),
+            dir.root(),
             &["decide", "--request", "request.json", "--at", AT],
         );
         assert_eq!(
@@ -480,9 +450,9 @@ fn misspelled_schema_annotations_stop_the_pack() {
     // A kebab-case key is not even Cedar: the schema does not parse.
     let schema = "entity Agent;\nentity Env;\n@privilege-expansion(\"x\")\naction deploy appliesTo { principal: Agent, resource: Env };\n";
     let dir = pack(POLICY, Some(schema));
-    write_request(dir.path(), "a");
+    write_request(dir.root(), "a");
     let out = tollgate_in(
-        dir.path(),
+        dir.root(),
         &["decide", "--request", "request.json", "--at", AT],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
@@ -501,10 +471,10 @@ fn no_schema_is_an_error_unless_asked_for() {
         "@tier(\"auto\") permit (principal, action, resource);",
         None,
     );
-    write_request(dir.path(), "a");
+    write_request(dir.root(), "a");
     std::fs::write(
-        dir.path().join("requests.jsonl"),
-        std::fs::read(dir.path().join("request.json")).unwrap(),
+        dir.root().join("requests.jsonl"),
+        std::fs::read(dir.root().join("request.json")).unwrap(),
     )
     .unwrap();
     let decide = ["decide", "--request", "request.json", "--at", AT];
@@ -531,7 +501,7 @@ fn no_schema_is_an_error_unless_asked_for() {
         AT,
     ];
     for args in [&decide[..], &simulate, &bench, &test, &diff] {
-        let out = tollgate_in(dir.path(), args);
+        let out = tollgate_in(dir.root(), args);
         assert_eq!(
             out.status.code(),
             Some(2),
@@ -548,7 +518,7 @@ fn no_schema_is_an_error_unless_asked_for() {
     for args in [&decide[..], &simulate, &bench, &diff] {
         let mut args = args.to_vec();
         args.push("--no-schema");
-        let out = tollgate_in(dir.path(), &args);
+        let out = tollgate_in(dir.root(), &args);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -557,30 +527,22 @@ fn no_schema_is_an_error_unless_asked_for() {
         );
     }
     // Lint and verify read the schema: --no-schema does not help them.
-    let out = tollgate_in(dir.path(), &["lint", "--no-schema"]);
+    let out = tollgate_in(dir.root(), &["lint", "--no-schema"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("needs the pack's schema"),
         "{}",
         text(&out.stderr)
     );
-    let out = tollgate_in(dir.path(), &["lint", "--help"]);
+    let out = tollgate_in(dir.root(), &["lint", "--help"]);
     assert!(!text(&out.stdout).contains("--no-schema"));
-    let out = tollgate_in(dir.path(), &["decide", "--help"]);
+    let out = tollgate_in(dir.root(), &["decide", "--help"]);
     assert!(text(&out.stdout).contains("--no-schema"));
 }
 
 #[test]
 fn deciding_without_entities_says_so_on_stderr() {
-    let with = tollgate(&[
-        "decide",
-        "--request",
-        "examples/request.json",
-        "--entities",
-        "examples/entities.json",
-        "--at",
-        AT,
-    ]);
+    let with = decide("examples/request.json", "examples/entities.json", &[]);
     assert_eq!(with.status.code(), Some(0));
     assert!(
         !text(&with.stderr).contains("--entities"),

@@ -4,24 +4,10 @@ mod support;
 
 use std::process::{Command, Stdio};
 
-use support::{AT, repo, text, tollgate, tollgate_in};
-
-const ENTITIES: &str = "examples/entities.json";
-
-/// A copy of the reference pack in a temp dir, to break on purpose.
-fn copy_pack() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["policies", "policies/tests", "schemas", "examples"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        for entry in std::fs::read_dir(repo().join(sub)).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_file() {
-                std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
-            }
-        }
-    }
-    dir
-}
+use support::{
+    AT, ENTITIES, ReferenceDecider, batch, copy_pack, decide, example_requests, repo, text,
+    tollgate, tollgate_in,
+};
 
 #[test]
 fn test_command_passes_on_the_reference_pack_with_coverage_and_junit() {
@@ -56,14 +42,14 @@ fn test_command_passes_on_the_reference_pack_with_coverage_and_junit() {
 fn test_command_reports_failures_and_exit_codes() {
     let pack = copy_pack();
     // Break a gate: production deploys drop from dual to single.
-    let prod = pack.path().join("policies/production.cedar");
+    let prod = pack.root().join("policies/production.cedar");
     let broken = std::fs::read_to_string(&prod)
         .unwrap()
         .replace("when { resource.production };", "when { false };");
     std::fs::write(&prod, broken).unwrap();
-    let junit = pack.path().join("r.xml");
+    let junit = pack.root().join("r.xml");
     let out = tollgate_in(
-        pack.path(),
+        pack.root(),
         &["test", "--coverage", "--junit", "r.xml", "--at", AT],
     );
     assert_eq!(out.status.code(), Some(1));
@@ -85,12 +71,12 @@ fn test_command_reports_failures_and_exit_codes() {
     );
     // A malformed test file: could not run.
     std::fs::write(
-        pack.path().join("policies/tests/bad.yaml"),
+        pack.root().join("policies/tests/bad.yaml"),
         "cases: [{name: x}]",
     )
     .unwrap();
     assert_eq!(
-        tollgate_in(pack.path(), &["test", "--at", AT])
+        tollgate_in(pack.root(), &["test", "--at", AT])
             .status
             .code(),
         Some(2)
@@ -99,17 +85,11 @@ fn test_command_reports_failures_and_exit_codes() {
 
 #[test]
 fn simulate_streams_what_needs_approval_and_summarises() {
-    let out = tollgate(&[
+    let out = batch(
         "simulate",
-        "--requests",
         "examples/requests-small.jsonl",
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-        "--group-by",
-        "action",
-    ]);
+        &["--group-by", "action"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
@@ -130,43 +110,18 @@ fn simulate_streams_what_needs_approval_and_summarises() {
 
 #[test]
 fn simulate_json_matches_decide_for_every_request() {
-    let out = tollgate(&[
-        "simulate",
-        "--requests",
-        "examples/requests.jsonl",
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-        "--format",
-        "json",
-    ]);
+    let out = batch("simulate", "examples/requests.jsonl", &["--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let decisions = doc["decisions"].as_array().unwrap();
-    let lines: Vec<String> = std::fs::read_to_string(repo().join("examples/requests.jsonl"))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
+    let lines = example_requests();
     assert_eq!(decisions.len(), lines.len());
     let total = doc["summary"]["overall"]["total"].as_u64().unwrap() as usize;
     assert_eq!(total, lines.len());
     // Every line, through the engine directly (the same path `decide` takes).
-    let pack = tollgate_engine::Pack::load(
-        tollgate_engine::fs::read_pack(&repo().join("policies"), Some(&repo().join("schemas")))
-            .unwrap(),
-    )
-    .unwrap();
-    let entities = pack
-        .entities_from_json(
-            &serde_json::from_str(&std::fs::read_to_string(repo().join(ENTITIES)).unwrap())
-                .unwrap(),
-        )
-        .unwrap();
+    let engine = ReferenceDecider::new();
     for (i, line) in lines.iter().enumerate() {
-        let r = tollgate_engine::ProposedAction::from_json_str(line).unwrap();
-        let d = pack.decide(&r, &entities, AT.parse().unwrap()).unwrap();
+        let d = engine.decide(line);
         assert_eq!(decisions[i]["line"], i + 1);
         assert_eq!(
             decisions[i]["decision"],
@@ -180,17 +135,7 @@ fn simulate_json_matches_decide_for_every_request() {
         let dir = tempfile::tempdir().unwrap();
         let req = dir.path().join("r.json");
         std::fs::write(&req, &lines[i]).unwrap();
-        let out = tollgate(&[
-            "decide",
-            "--request",
-            req.to_str().unwrap(),
-            "--entities",
-            ENTITIES,
-            "--at",
-            AT,
-            "--format",
-            "json",
-        ]);
+        let out = decide(req.to_str().unwrap(), ENTITIES, &["--format", "json"]);
         let single: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(decisions[i]["decision"], single);
     }
@@ -204,17 +149,7 @@ fn simulate_reports_bad_lines_and_keeps_going() {
     let mut lines: Vec<&str> = good.lines().take(3).collect();
     lines.insert(1, "{not json");
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
-    let out = tollgate(&[
-        "simulate",
-        "--requests",
-        input.to_str().unwrap(),
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-        "--format",
-        "csv",
-    ]);
+    let out = batch("simulate", input.to_str().unwrap(), &["--format", "csv"]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     assert_eq!(stdout.lines().count(), 5, "header + 4 rows: {stdout}");
@@ -342,7 +277,7 @@ fn simulate_csv_memory_is_flat_in_the_number_of_requests() {
 #[test]
 fn diff_flags_exactly_the_requests_a_removed_gate_weakens() {
     let head = copy_pack();
-    let prod = head.path().join("policies/production.cedar");
+    let prod = head.root().join("policies/production.cedar");
     let text_before = std::fs::read_to_string(&prod).unwrap();
     let gate_start = text_before
         .find("@id(\"gate-production-changes\")")
@@ -353,7 +288,7 @@ fn diff_flags_exactly_the_requests_a_removed_gate_weakens() {
         "--base",
         ".",
         "--head",
-        head.path().to_str().unwrap(),
+        head.root().to_str().unwrap(),
         "--requests",
         "examples/requests.jsonl",
         "--entities",
@@ -370,33 +305,13 @@ fn diff_flags_exactly_the_requests_a_removed_gate_weakens() {
         serde_json::json!(["gate-production-changes"])
     );
     // Expected: every request that was dual because of that gate and nothing else.
-    let lines: Vec<String> = std::fs::read_to_string(repo().join("examples/requests.jsonl"))
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
-    let base = tollgate_engine::Pack::load(
-        tollgate_engine::fs::read_pack(&repo().join("policies"), Some(&repo().join("schemas")))
-            .unwrap(),
-    )
-    .unwrap();
-    let entities = base
-        .entities_from_json(
-            &serde_json::from_str(&std::fs::read_to_string(repo().join(ENTITIES)).unwrap())
-                .unwrap(),
-        )
-        .unwrap();
+    let lines = example_requests();
+    let engine = ReferenceDecider::new();
     let expected: Vec<u64> = lines
         .iter()
         .enumerate()
         .filter(|(_, l)| {
-            let d = base
-                .decide(
-                    &tollgate_engine::ProposedAction::from_json_str(l).unwrap(),
-                    &entities,
-                    AT.parse().unwrap(),
-                )
-                .unwrap();
+            let d = engine.decide(l);
             d.tier == tollgate_engine::Tier::Dual
                 && d.determining
                     .iter()
@@ -420,38 +335,18 @@ fn diff_flags_exactly_the_requests_a_removed_gate_weakens() {
             .all(|c| c["change"] == "weakened" && c["base"] == "dual" && c["head"] == "single")
     );
     // Unchanged packs: exit 0.
-    let same = tollgate(&[
-        "diff",
-        "--base",
-        ".",
-        "--head",
-        ".",
-        "--requests",
-        "examples/requests-small.jsonl",
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-    ]);
+    let same = batch("diff", "examples/requests-small.jsonl", &[]);
     assert_eq!(same.status.code(), Some(0));
     assert!(text(&same.stdout).contains("0 weakened"));
 }
 
 #[test]
 fn bench_reports_both_engines_and_the_ratio() {
-    let out = tollgate(&[
+    let out = batch(
         "bench",
-        "--requests",
         "examples/requests-small.jsonl",
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-        "--time",
-        "0.2",
-        "--format",
-        "json",
-    ]);
+        &["--time", "0.2", "--format", "json"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for side in ["tollgate", "cedar"] {

@@ -11,8 +11,8 @@ use std::process::Output;
 
 use jsonschema::{Registry, Validator};
 use serde_json::Value;
-use support::desk::{DEPLOY, Desk, ENTITIES, s};
-use support::{AT, repo, text, tollgate};
+use support::desk::{DEPLOY, Desk};
+use support::{AT, ENTITIES, repo, s, text, tollgate};
 
 const SCHEMAS: [&str; 6] = [
     "decision",

@@ -9,21 +9,19 @@ use std::io::{BufRead, IsTerminal, Write as _};
 
 use miette::{IntoDiagnostic, WrapErr, miette};
 use serde_json::Value;
-use tollgate_engine::approvals::{ApprovalDecision, ApprovalRecord, MAX_APPROVAL_TTL_SECONDS};
+use tollgate_engine::approvals::{ApprovalDecision, ApprovalRecord};
 use tollgate_engine::{Decision, EntityRef, ProposedAction, Tier, Timestamp};
 
-use crate::cli::ApproveArgs;
+use crate::args::ApproveArgs;
 use crate::exit;
-use crate::input::{
-    evaluation_time, load_entities, load_pack, read_key_file, read_request_file, schema_path,
+use crate::io::{
+    eprint, evaluation_time, load_entities, load_pack, println, read_key_file, read_request_file,
+    schema_path,
 };
-use crate::output::{decision_text, eprint, println, shown_display};
+use crate::render::{self, shown_display};
 
 pub fn run(args: ApproveArgs) -> miette::Result<u8> {
-    let approver: EntityRef = args
-        .approver
-        .parse()
-        .map_err(|e| miette!("--approver: {e}"))?;
+    let approver = args.approver;
     let key = read_key_file(&args.key)?;
     if let Some(owner) = &key.approver
         && *owner != approver
@@ -34,13 +32,13 @@ pub fn run(args: ApproveArgs) -> miette::Result<u8> {
     if args.reject && evidence.is_none() {
         return Err(miette!("a rejection needs --evidence: say why"));
     }
-    let ttl = parse_ttl(&args.ttl)?;
+    let ttl = args.ttl.0;
     if schema_path(&args.pack).is_none() {
         return Err(miette!(
             "approve needs the schema (--schema, or a schemas/ folder): a request is checked against it before it is signed"
         ));
     }
-    let issued_at = evaluation_time(args.at.as_deref())?;
+    let issued_at = evaluation_time(args.at)?;
     let expires_at = Timestamp::from_offset_date_time(
         issued_at.as_offset_date_time() + time::Duration::seconds(ttl),
     )
@@ -117,7 +115,7 @@ fn summary(
             let _ = writeln!(out, "Agent's recommendation: none given");
         }
     }
-    let _ = write!(out, "Tier {}", decision_text(decision));
+    let _ = write!(out, "Tier {}", render::decision::text(decision));
     out
 }
 
@@ -141,63 +139,4 @@ fn confirmed() -> miette::Result<bool> {
         answer.trim().to_ascii_lowercase().as_str(),
         "y" | "yes"
     ))
-}
-
-/// `90s`, `30m`, `1h`, `2h30m` → seconds; between 1 s and 24 h.
-fn parse_ttl(text: &str) -> miette::Result<i64> {
-    let bad = || miette!("--ttl `{text}`: expected a duration like 30m, 1h or 2h30m");
-    let mut total: i64 = 0;
-    let mut digits = String::new();
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => return Err(bad()),
-        };
-        let n: i64 = digits.parse().map_err(|_| bad())?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|s| total.checked_add(s))
-            .ok_or_else(bad)?;
-        digits.clear();
-    }
-    if !digits.is_empty() || total <= 0 {
-        return Err(bad());
-    }
-    if total > MAX_APPROVAL_TTL_SECONDS {
-        return Err(miette!(
-            "--ttl `{text}` is longer than 24h: approvals must not become standing privilege"
-        ));
-    }
-    Ok(total)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_ttl;
-
-    #[test]
-    fn ttl_forms_and_cap() {
-        assert_eq!(parse_ttl("90s").ok(), Some(90));
-        assert_eq!(parse_ttl("1h").ok(), Some(3600));
-        assert_eq!(parse_ttl("2h30m").ok(), Some(9000));
-        assert_eq!(parse_ttl("24h").ok(), Some(86400));
-        for bad in [
-            "",
-            "0s",
-            "25h",
-            "1d",
-            "h",
-            "10",
-            "1h-5m",
-            "99999999999999999999h",
-        ] {
-            assert!(parse_ttl(bad).is_err(), "{bad}");
-        }
-    }
 }

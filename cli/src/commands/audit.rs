@@ -4,14 +4,13 @@ use std::path::Path;
 
 use miette::miette;
 use serde_json::Value;
-use tollgate_engine::Sha256Digest;
 use tollgate_engine::audit::{ChainCheck, ChainHead, audit_chain, verify_chain};
 use tollgate_engine::keys::{KeyFile, PublicKey};
 
-use crate::cli::{AuditCommand, Format, TableFormat};
+use crate::args::{AuditCommand, Format};
 use crate::exit;
-use crate::input::{read_input, read_key_file};
-use crate::output::{eprint, print, println, shown};
+use crate::io::{eprint, print, println, read_input, read_key_file};
+use crate::render::shown;
 
 pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
     match cmd {
@@ -25,16 +24,7 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
                         .map_err(|e| miette!("{head_name}: {e}"))?;
                     (stored.head, Some(stored.count))
                 }
-                None => (
-                    args.head
-                        .as_deref()
-                        .map(|h| {
-                            h.parse::<Sha256Digest>()
-                                .map_err(|e| miette!("--head: {e}"))
-                        })
-                        .transpose()?,
-                    args.count,
-                ),
+                None => (args.head, args.count),
             };
             let check = ChainCheck {
                 head,
@@ -116,10 +106,10 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
                 })
                 .collect::<Result<_, _>>()?;
             match args.format {
-                TableFormat::Json => {
+                Format::Json => {
                     println(&serde_json::to_string_pretty(&records).map_err(|e| miette!("{e}"))?)?;
                 }
-                TableFormat::Table => print(&table(&records))?,
+                Format::Text => print(&table(&records))?,
             }
             // Showing a log that does not verify as if it were the record would mislead: say so,
             // and fail as `audit verify` does.

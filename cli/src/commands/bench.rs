@@ -4,14 +4,15 @@ use std::time::{Duration, Instant};
 
 use miette::miette;
 use serde::Serialize;
+use tollgate_engine::PreparedEntities;
 use tollgate_engine::reference::{PlainRequest, plain_cedar};
-use tollgate_engine::{PreparedEntities, ProposedAction};
 
-use crate::cli::{BenchArgs, Format};
+use crate::args::{BenchArgs, Format};
 use crate::exit;
-use crate::input::{evaluation_time, load_entities, load_pack};
-use crate::jsonl::Lines;
-use crate::output::{note_no_entities, print, println, shown};
+use crate::io::{
+    RequestLines, evaluation_time, load_entities, load_pack, note_no_entities, print, print_json,
+};
+use crate::render::shown;
 
 #[derive(Debug, Serialize)]
 struct Stats {
@@ -57,10 +58,7 @@ fn measure(budget: Duration, n: usize, mut one: impl FnMut(usize)) -> Stats {
 }
 
 pub fn run(args: BenchArgs) -> miette::Result<u8> {
-    if !(args.time > 0.0 && args.time <= 600.0) {
-        return Err(miette!("--time must be between 0 and 600 seconds"));
-    }
-    let at = evaluation_time(args.at.as_deref())?;
+    let at = evaluation_time(args.at.at)?;
     let pack = load_pack(&args.pack)?;
     let entities: PreparedEntities = load_entities(&pack, args.entities.as_deref())?;
     note_no_entities(args.entities.is_some());
@@ -69,23 +67,16 @@ pub fn run(args: BenchArgs) -> miette::Result<u8> {
     let mut skipped = 0;
     // Why the first skipped line was skipped, so that a file of which nothing can be timed says why.
     let mut first_skip: Option<String> = None;
-    let mut lines = Lines::open(&args.requests)?;
+    let mut lines = RequestLines::open(&args.requests)?;
     loop {
-        let chunk = lines.chunk(4096)?;
+        let chunk = lines.requests(4096)?;
         if chunk.is_empty() {
             break;
         }
-        for (number, text) in chunk {
-            let parsed = tollgate_engine::json::parse(&text)
-                .map_err(|e| e.message())
-                .and_then(|v| ProposedAction::from_json(&v).map_err(|e| e.to_string()));
+        for (number, r) in chunk {
             // Only requests both engines can decide are timed.
-            match parsed.and_then(|r| {
-                PlainRequest::new(&pack, &r, at)
-                    .map(|p| (r, p))
-                    .map_err(|e| e.to_string())
-            }) {
-                Ok((r, p)) => {
+            match PlainRequest::new(&pack, &r, at) {
+                Ok(p) => {
                     requests.push(r);
                     plain.push(p);
                 }
@@ -96,11 +87,16 @@ pub fn run(args: BenchArgs) -> miette::Result<u8> {
             }
         }
     }
+    // Lines that are not requests were reported as they were read; they are not timed either.
+    skipped += lines.bad_lines();
     if requests.is_empty() {
+        let why = match &first_skip {
+            Some(first) => format!("first, {}", shown(first)),
+            None => "no line is a request".into(),
+        };
         return Err(miette!(
-            "{}: no request could be decided (first, {})",
-            args.requests.display(),
-            first_skip.as_deref().map(shown).unwrap_or_default()
+            "{}: no request could be decided ({why})",
+            shown(lines.name())
         ));
     }
     let budget = Duration::from_secs_f64(args.time);
@@ -117,11 +113,10 @@ pub fn run(args: BenchArgs) -> miette::Result<u8> {
     let ratio = tollgate.mean_us / cedar.mean_us.max(f64::MIN_POSITIVE);
     match args.format {
         Format::Json => {
-            let doc = serde_json::json!({
+            print_json(&serde_json::json!({
                 "requests": requests.len(), "skipped": skipped, "policies": pack.policies().len(),
                 "tollgate": tollgate, "cedar": cedar, "ratio_vs_cedar": ratio,
-            });
-            println(&serde_json::to_string_pretty(&doc).map_err(|e| miette!("{e}"))?)?;
+            }))?;
         }
         Format::Text => {
             let mut text = format!(
@@ -141,5 +136,5 @@ pub fn run(args: BenchArgs) -> miette::Result<u8> {
             print(&text)?;
         }
     }
-    Ok(exit::OK)
+    Ok(lines.exit_code(exit::OK))
 }

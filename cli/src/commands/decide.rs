@@ -1,17 +1,22 @@
 //! `tollgate decide`: the tier of one proposed action.
 
+use std::path::Path;
+
 use miette::{WrapErr, miette};
 use serde_json::{Map, Value};
-use tollgate_engine::{EntityRef, ProposedAction};
+use tollgate_engine::ProposedAction;
 
-use crate::audit_log::record_if_asked;
-use crate::cli::{DecideArgs, Format};
+use crate::args::{DecideArgs, Format};
+use crate::audit_log::{Event, record_if_asked};
 use crate::exit;
-use crate::input::{evaluation_time, load_entities, load_pack, parse_json, read_input};
-use crate::output::{decision_text, note_no_entities, print, println};
+use crate::io::{
+    evaluation_time, is_stdin, load_entities, load_pack, note_no_entities, parse_json, print,
+    print_json, read_input, read_request_file,
+};
+use crate::render;
 
 pub fn run(args: DecideArgs) -> miette::Result<u8> {
-    let at = evaluation_time(args.at.as_deref())?;
+    let at = evaluation_time(args.time.at)?;
     let pack = load_pack(&args.pack)?;
     let (name, request) = read_request(&args)?;
     let entities = load_entities(&pack, args.entities.as_deref())?;
@@ -19,46 +24,46 @@ pub fn run(args: DecideArgs) -> miette::Result<u8> {
     let decision = pack
         .decide(&request, &entities, at)
         .wrap_err_with(|| format!("{name}: cannot decide"))?;
-    record_if_asked(&args.audit, at, &request, &decision, None)?;
+    let event = Event {
+        at,
+        request: &request,
+        decision: &decision,
+        verification: None,
+    };
+    record_if_asked(&args.audit, &event)?;
     match args.format {
-        Format::Json => {
-            let json = serde_json::to_string_pretty(&decision).map_err(|e| miette!("{e}"))?;
-            println(&json)?;
-        }
-        Format::Text => print(&decision_text(&decision))?,
+        Format::Json => print_json(&decision)?,
+        Format::Text => print(&render::decision::text(&decision))?,
     }
     Ok(exit::OK)
 }
 
+/// `--request FILE`, or the request spelt out in flags.
 fn read_request(args: &DecideArgs) -> miette::Result<(String, ProposedAction)> {
     if let Some(path) = &args.request {
-        let (name, text) = read_input(path)?;
-        let value = parse_json(&name, &text)?;
-        let request = ProposedAction::from_json(&value).map_err(|e| miette!("{name}: {e}"))?;
-        return Ok((name, request));
+        return read_request_file(path);
     }
     let (Some(p), Some(a), Some(r)) = (&args.principal, &args.action, &args.resource) else {
         return Err(miette!(
             "give --request FILE, or --principal, --action and --resource"
         ));
     };
-    let field = |flag: &str, v: &str| {
-        EntityRef::from_json(&Value::String(v.to_string()), flag)
-            .map_err(|e| miette!("--{flag}: {e}"))
-    };
-    let context = match &args.context {
+    let context = match args.context.as_deref() {
         None => Map::new(),
-        Some(text) => match parse_json("--context", text)? {
-            Value::Object(m) => m,
-            _ => return Err(miette!("--context must be a JSON object")),
-        },
+        Some(text) => {
+            let value = if is_stdin(Path::new(text)) {
+                let (name, text) = read_input(Path::new(text))?;
+                parse_json(&name, &text)?
+            } else {
+                parse_json("--context", text)?
+            };
+            match value {
+                Value::Object(m) => m,
+                _ => return Err(miette!("--context must be a JSON object")),
+            }
+        }
     };
-    let request = ProposedAction::new(
-        field("principal", p)?,
-        field("action", a)?,
-        field("resource", r)?,
-        context,
-    )
-    .map_err(|e| miette!("{e}"))?;
+    let request = ProposedAction::new(p.clone(), a.clone(), r.clone(), context)
+        .map_err(|e| miette!("{e}"))?;
     Ok(("request".into(), request))
 }

@@ -4,22 +4,15 @@ use std::fs::OpenOptions;
 use std::io::Write;
 
 use miette::{IntoDiagnostic, WrapErr, miette};
-use tollgate_engine::EntityRef;
+use serde_json::json;
 use tollgate_engine::keys::{KeyFile, PrivateKey, keyring_entry};
 
-use crate::cli::KeygenArgs;
+use crate::args::{Format, KeygenArgs};
 use crate::exit;
-use crate::output::println;
+use crate::io::{print_json, println};
 
 pub fn run(args: KeygenArgs) -> miette::Result<u8> {
-    let approver = args
-        .approver
-        .as_deref()
-        .map(|a| {
-            a.parse::<EntityRef>()
-                .map_err(|e| miette!("--approver: {e}"))
-        })
-        .transpose()?;
+    let approver = args.approver;
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed)
         .map_err(|e| miette!("no randomness from the operating system: {e}"))?;
@@ -47,9 +40,14 @@ pub fn run(args: KeygenArgs) -> miette::Result<u8> {
         .wrap_err_with(|| format!("writing {}", args.out.display()))?;
 
     let public = file.key.public_key();
-    match &approver {
-        Some(a) => println(&keyring_entry(a, &public))?,
-        None => println(&public.to_string())?,
+    match (args.format, &approver) {
+        (Format::Json, _) => print_json(&json!({
+            "approver": approver.as_ref().map(ToString::to_string),
+            "public_key": public.to_string(),
+            "key_file": args.out.display().to_string(),
+        }))?,
+        (Format::Text, Some(a)) => println(&keyring_entry(a, &public))?,
+        (Format::Text, None) => println(&public.to_string())?,
     }
     Ok(exit::OK)
 }

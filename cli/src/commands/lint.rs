@@ -2,23 +2,19 @@
 
 use std::path::{Path, PathBuf};
 
-use miette::miette;
 use tollgate_engine::fs::read_pack;
 use tollgate_engine::lint::workflow::read_workflows;
 use tollgate_engine::lint::{Finding, LintError, Severity, lint};
 use tollgate_engine::{CalendarDate, SourceFile};
 
-use crate::cli::{Deny, LintArgs, LintFormat};
+use crate::args::{Deny, LintArgs, LintFormat};
 use crate::exit;
-use crate::input::{evaluation_time, schema_path};
-use crate::lint_output::{Emitter, Json, Sarif, Sources, Text};
-use crate::output::print;
+use crate::io::{evaluation_time, print, schema_path};
+use crate::render::lint::{Emitter, Json, Sarif, Sources, Text};
 
 pub fn run(args: LintArgs) -> miette::Result<u8> {
-    let today = match &args.today {
-        Some(s) => s
-            .parse::<CalendarDate>()
-            .map_err(|e| miette!("--today: {e}"))?,
+    let today = match args.today {
+        Some(day) => day,
         None => CalendarDate::of(evaluation_time(None)?),
     };
     let Some(schema) = schema_path(&args.pack) else {

@@ -1,18 +1,17 @@
 //! `tollgate verify`: do the approvals on file allow the request?
 
-use std::fmt::Write as _;
-
 use miette::{WrapErr, miette};
-use tollgate_engine::approvals::{Outcome, Verification, parse_approvals, verify};
+use tollgate_engine::approvals::{Outcome, parse_approvals, verify};
 use tollgate_engine::keys::Keyring;
 
-use crate::audit_log::{AuditLog, record};
-use crate::cli::{Format, VerifyArgs};
+use crate::args::{Format, VerifyArgs};
+use crate::audit_log::{AuditLog, Event, record};
 use crate::exit;
-use crate::input::{
-    evaluation_time, load_entities, load_pack, read_input, read_request_file, schema_path,
+use crate::io::{
+    evaluation_time, load_entities, load_pack, print, print_json, read_input, read_request_file,
+    schema_path,
 };
-use crate::output::{print, println, shown, shown_display};
+use crate::render;
 
 pub fn run(args: VerifyArgs) -> miette::Result<u8> {
     if schema_path(&args.pack).is_none() {
@@ -20,7 +19,7 @@ pub fn run(args: VerifyArgs) -> miette::Result<u8> {
             "verify needs the schema (--schema, or a schemas/ folder): it marks which entity types are people (@human)"
         ));
     }
-    let at = evaluation_time(args.at.as_deref())?;
+    let at = evaluation_time(args.time.at)?;
     let pack = load_pack(&args.pack)?;
     let (name, request) = read_request_file(&args.request)?;
     let entities = load_entities(&pack, Some(&args.entities))?;
@@ -44,74 +43,21 @@ pub fn run(args: VerifyArgs) -> miette::Result<u8> {
             verification.deny_from_log(why);
             earlier_line = Some(line);
         }
-        record(
-            log,
-            &args.audit,
+        let event = Event {
             at,
-            &request,
-            &verification.decision,
-            Some(&verification),
-        )?;
+            request: &request,
+            decision: &verification.decision,
+            verification: Some(&verification),
+        };
+        record(log, &args.audit, &event)?;
     }
     match args.format {
-        Format::Json => {
-            let json = serde_json::to_string_pretty(&verification).map_err(|e| miette!("{e}"))?;
-            println(&json)?;
-        }
-        Format::Text => print(&text(&verification, earlier_line))?,
+        Format::Json => print_json(&verification)?,
+        Format::Text => print(&render::verify::text(&verification, earlier_line))?,
     }
     Ok(match verification.outcome {
         Outcome::Allowed => exit::OK,
         Outcome::Pending => exit::PENDING,
         Outcome::Denied => exit::DENIED,
     })
-}
-
-fn text(v: &Verification, earlier_line: Option<usize>) -> String {
-    let mut out = match (v.outcome, v.denied_by_log, v.missing) {
-        (Outcome::Denied, Some(why), _) => format!(
-            "denied (tier {}): {} (line {})\n",
-            v.tier,
-            why.as_str(),
-            earlier_line.unwrap_or_default()
-        ),
-        (Outcome::Allowed, _, _) => format!("allowed (tier {})\n", v.tier),
-        (Outcome::Pending, _, Some(n)) => {
-            format!(
-                "pending: {n} more approval{} needed (tier {})\n",
-                if n == 1 { "" } else { "s" },
-                v.tier
-            )
-        }
-        (_, _, _) => format!("denied (tier {})\n", v.tier),
-    };
-    for r in &v.records {
-        let mark = if r.counted() {
-            "counted    "
-        } else {
-            "not counted"
-        };
-        let _ = writeln!(
-            out,
-            "  {mark} {} {}: {}",
-            r.decision_str(),
-            shown_display(&r.approver),
-            shown(&r.why())
-        );
-    }
-    let _ = writeln!(out, "  request {}", v.request);
-    out
-}
-
-trait DecisionStr {
-    fn decision_str(&self) -> &'static str;
-}
-
-impl DecisionStr for tollgate_engine::approvals::RecordVerdict {
-    fn decision_str(&self) -> &'static str {
-        match self.decision {
-            tollgate_engine::approvals::ApprovalDecision::Approve => "approve",
-            tollgate_engine::approvals::ApprovalDecision::Reject => "reject",
-        }
-    }
 }

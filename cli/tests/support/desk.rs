@@ -1,17 +1,12 @@
 //! Approvers at a desk: keys, a keyring and an approvals file in a temporary folder, and the
 //! `approve` and `verify` calls on the example deploy request.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
-use super::{AT, text, tollgate};
-
-pub fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use super::{AT, ENTITIES, s, text, tollgate};
 
 pub const DEPLOY: &str = "examples/deploy-request.json";
-pub const ENTITIES: &str = "examples/entities.json";
 
 pub struct Desk {
     pub dir: tempfile::TempDir,

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use tollgate_engine::lint::{Finding, Severity};
 
 use super::{Emitter, Sources};
-use crate::output::shown;
+use crate::render::shown;
 
 /// rustc-like text.
 pub struct Text;

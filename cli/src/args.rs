@@ -1,8 +1,10 @@
-//! Command-line arguments.
+//! Command-line arguments. Values with a type in the engine (times, entity references,
+//! digests, dates) are parsed by clap, so a bad one is a usage error naming its flag.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use tollgate_engine::{CalendarDate, EntityRef, Sha256Digest, Timestamp};
 
 /// Human-in-the-loop policy engine for AI agents, on Cedar.
 ///
@@ -32,6 +34,10 @@ fn parse_limit(setting: &str) -> Result<String, String> {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per run: boxing would only add noise"
+)]
 pub enum Command {
     /// Decide the tier of one proposed action.
     #[command(after_help = DECIDE_HELP)]
@@ -45,10 +51,20 @@ pub enum Command {
     #[command(after_help = DIFF_HELP)]
     Diff(DiffArgs),
     /// Measure decisions per second and latency, against plain Cedar on the same requests.
+    #[command(after_help = BENCH_HELP)]
     Bench(BenchArgs),
     /// Run the pack's YAML test cases.
     #[command(after_help = TEST_HELP)]
     Test(TestArgs),
+    /// Load and validate the pack (parse, tiers, ids, strict schema validation), deciding nothing.
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
+    /// Format Cedar policy files with Cedar's formatter (comments and annotations kept).
+    #[command(after_help = FMT_HELP)]
+    Fmt(FmtArgs),
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
     /// Make an Ed25519 key for an approver (or for signing the audit log).
     #[command(after_help = KEYGEN_HELP)]
     Keygen(KeygenArgs),
@@ -91,47 +107,12 @@ Examples:
 Exit codes: 0 clean, 1 findings at error severity (or warnings with --deny warnings), 2 could not
 run (no schema, a file that does not parse, a workflow step that does not fit the schema).";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LintFormat {
-    /// Findings with source snippets, like rustc.
-    Text,
-    /// A JSON array of findings.
-    Json,
-    /// SARIF 2.1.0, for code-scanning UIs.
-    Sarif,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Deny {
-    /// Warnings fail the run too.
-    Warnings,
-}
-
-#[derive(Debug, Args)]
-pub struct LintArgs {
-    #[command(flatten)]
-    pub pack: PackArgs,
-    /// Folder of workflow YAML files. Defaults to `<policies>/workflows` when that folder
-    /// exists; an explicitly given folder must exist.
-    #[arg(long, value_name = "DIR")]
-    pub workflows: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
-    pub format: LintFormat,
-    /// The day review dates are checked against (YYYY-MM-DD); defaults to today's UTC date.
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub today: Option<String>,
-    /// `--deny warnings`: exit 1 on warnings as well as errors.
-    #[arg(long, value_enum, value_name = "warnings")]
-    pub deny: Option<Deny>,
-}
-
 const TEST_HELP: &str = "\
 Examples:
   tollgate test                          # every case under policies/tests
   tollgate test policies/tests/changes.yaml --coverage --junit report.xml
 
-Ends with `N passed, N failed`. Exit codes: 0 all cases pass, 1 any case fails, 2 could not run
+Ends with `N passed, N failed` (with --format json, one object with every case instead). Exit codes: 0 all cases pass, 1 any case fails, 2 could not run
 (a pack that does not load, an unreadable or malformed test file).";
 
 const SIMULATE_HELP: &str = "\
@@ -139,18 +120,20 @@ Examples:
   tollgate simulate --requests examples/requests.jsonl --entities examples/entities.json
   tollgate simulate --requests - --group-by action --format csv < requests.jsonl > decisions.csv
 
-table streams the requests that need approval or are denied, then a summary per tier (and per
-group); csv streams every decision (summary on stderr); json buffers one object with every
-decision and the summary. Exit codes: 0 all lines decided, 1 some line could not be decided (it
-is reported with its line number and the rest still run), 2 could not run.";
+text (also spelt table) streams the requests that need approval or are denied, then a summary
+per tier (and per group); csv streams every decision (summary on stderr); json buffers one object
+with every decision and the summary. A line that cannot be read or decided is an ERROR row (error
+in csv and json) numbered by its line, and the rest still run. Exit codes: 0 all lines decided, 1
+some line could not be decided, 2 could not run.";
 
 const DIFF_HELP: &str = "\
 Example (a pull request's base against its head):
   git worktree add ../base origin/main
   tollgate diff --base ../base --head . --requests examples/requests.jsonl --entities examples/entities.json
 
+A request line that cannot be read is reported on stderr as FILE:LINE and the rest still run.
 Exit codes: 0 nothing weakened or errored, 1 some request's tier went down (WEAKENED) or errors on
-one side only (ERROR), 2 could not run.";
+one side only (ERROR), 2 could not run or some request line could not be read.";
 
 const KEYGEN_HELP: &str = "\
 Examples:
@@ -201,6 +184,86 @@ Exit codes: 0 a decision was made (any tier, deny included), 2 the pack or the i
 used (the message names the file, line and field), or no schema was found and --no-schema was not
 given. Without --entities, a note on stderr says that every entity is unknown.";
 
+const BENCH_HELP: &str = "\
+Example:
+  tollgate bench --requests examples/requests.jsonl --entities examples/entities.json --time 1
+
+Only requests both engines can decide are timed; the others are counted as skipped. A request line
+that cannot be read is reported on stderr as FILE:LINE and the rest still run. Exit codes: 0
+measured, 2 could not run, nothing could be timed, or some request line could not be read.";
+
+const CHECK_HELP: &str = "\
+Example:
+  tollgate check --policies policies --schema schemas
+
+Loads the pack as every deciding command does: each policy parses, has a valid @tier and a
+unique id, and validates strictly against the schema. Cedar validation warnings are printed on
+stderr and do not fail the check. Exit codes: 0 the pack loads, 2 it does not (every problem is
+listed with its file and line).";
+
+const FMT_HELP: &str = "\
+Examples:
+  tollgate fmt                           # rewrite every .cedar file under policies/
+  tollgate fmt --check policies          # for CI: list unformatted files, exit 1 if any
+  tollgate fmt - < policy.cedar          # format stdin to stdout
+
+Uses Cedar's own formatter, which keeps comments and annotations and checks that the formatted
+policies mean the same. Exit codes: 0 formatted (or, with --check, nothing to change), 1 with
+--check, some file would change, 2 a file that does not parse or cannot be written.";
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  tollgate completions bash > /etc/bash_completion.d/tollgate
+  tollgate completions zsh > \"${fpath[1]}/_tollgate\"
+  tollgate completions fish > ~/.config/fish/completions/tollgate.fish";
+
+/// `--format` of most commands. `table` is accepted for `text`, its name in earlier versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    #[value(alias = "table")]
+    Text,
+    /// For programs.
+    Json,
+}
+
+/// `lint --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// Findings with source snippets, like rustc.
+    #[value(alias = "table")]
+    Text,
+    /// A JSON array of findings.
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs.
+    Sarif,
+}
+
+/// `simulate --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimulateFormat {
+    /// The requests that need approval or are denied, then a summary.
+    #[value(alias = "table")]
+    Text,
+    /// One object with every decision and the summary.
+    Json,
+    /// Every decision, one row each (summary on stderr).
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Deny {
+    /// Warnings fail the run too.
+    Warnings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    Action,
+    Principal,
+    Resource,
+}
+
 /// Where the policy pack is.
 #[derive(Debug, Args, Clone)]
 pub struct PackArgs {
@@ -218,10 +281,12 @@ pub struct PackArgs {
     pub no_schema: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
+/// When a decision is made.
+#[derive(Debug, Args, Clone)]
+pub struct TimeArgs {
+    /// Evaluation time (RFC 3339, any offset), which fills `context.now`; defaults to now.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<Timestamp>,
 }
 
 /// Writing an audit record.
@@ -240,6 +305,25 @@ pub struct AuditArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LintArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Folder of workflow YAML files. Defaults to `<policies>/workflows` when that folder
+    /// exists; an explicitly given folder must exist.
+    #[arg(long, value_name = "DIR")]
+    pub workflows: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+    /// The day review dates are checked against (YYYY-MM-DD); defaults to today's UTC date.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub today: Option<CalendarDate>,
+    /// `--deny warnings`: exit 1 on warnings as well as errors.
+    #[arg(long, value_enum, value_name = "warnings")]
+    pub deny: Option<Deny>,
+}
+
+#[derive(Debug, Args)]
 pub struct DecideArgs {
     #[command(flatten)]
     pub pack: PackArgs,
@@ -247,42 +331,27 @@ pub struct DecideArgs {
     #[arg(long, value_name = "FILE|-", conflicts_with_all = ["principal", "action", "resource", "context"])]
     pub request: Option<PathBuf>,
     /// Principal, e.g. 'Agent::"triage-bot"' (instead of --request).
-    #[arg(long, requires_all = ["action", "resource"])]
-    pub principal: Option<String>,
+    #[arg(long, value_name = "ENTITY", requires_all = ["action", "resource"])]
+    pub principal: Option<EntityRef>,
     /// Action, e.g. 'Action::"deploy"'.
-    #[arg(long, requires_all = ["principal", "resource"])]
-    pub action: Option<String>,
+    #[arg(long, value_name = "ENTITY", requires_all = ["principal", "resource"])]
+    pub action: Option<EntityRef>,
     /// Resource, e.g. 'Environment::"prod"'.
-    #[arg(long, requires_all = ["principal", "action"])]
-    pub resource: Option<String>,
-    /// Context as a JSON object.
-    #[arg(long, value_name = "JSON", requires = "principal")]
+    #[arg(long, value_name = "ENTITY", requires_all = ["principal", "action"])]
+    pub resource: Option<EntityRef>,
+    /// Context as a JSON object; `-` reads it from stdin.
+    #[arg(long, value_name = "JSON|-", requires = "principal")]
     pub context: Option<String>,
-    /// Entities in Cedar's entities JSON format.
-    #[arg(long, value_name = "FILE")]
+    /// Entities in Cedar's entities JSON format; `-` reads stdin.
+    #[arg(long, value_name = "FILE|-")]
     pub entities: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Evaluation time (RFC 3339, any offset); defaults to now. Fills `context.now`.
-    #[arg(long, value_name = "RFC3339")]
-    pub at: Option<String>,
+    #[command(flatten)]
+    pub time: TimeArgs,
     #[command(flatten)]
     pub audit: AuditArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SimulateFormat {
-    Table,
-    Json,
-    Csv,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GroupBy {
-    Action,
-    Principal,
-    Resource,
 }
 
 #[derive(Debug, Args)]
@@ -292,14 +361,13 @@ pub struct SimulateArgs {
     /// Requests, one Cedar JSON request per line; `-` reads stdin.
     #[arg(long, value_name = "FILE.jsonl|-")]
     pub requests: PathBuf,
-    /// Entities in Cedar's entities JSON format.
-    #[arg(long, value_name = "FILE")]
+    /// Entities in Cedar's entities JSON format; `-` reads stdin.
+    #[arg(long, value_name = "FILE|-")]
     pub entities: Option<PathBuf>,
-    /// Evaluation time (RFC 3339); defaults to now.
-    #[arg(long, value_name = "RFC3339")]
-    pub at: Option<String>,
+    #[command(flatten)]
+    pub time: TimeArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = SimulateFormat::Table)]
+    #[arg(long, value_enum, default_value_t = SimulateFormat::Text)]
     pub format: SimulateFormat,
     /// Also count tiers per action, principal or resource.
     #[arg(long, value_enum)]
@@ -329,39 +397,49 @@ pub struct DiffArgs {
     /// Compare the packs without a schema (see `decide --help`); otherwise each side needs one.
     #[arg(long, conflicts_with_all = ["base_schema", "head_schema"])]
     pub no_schema: bool,
-    /// Requests, one Cedar JSON request per line.
-    #[arg(long, value_name = "FILE.jsonl")]
+    /// Requests, one Cedar JSON request per line; `-` reads stdin.
+    #[arg(long, value_name = "FILE.jsonl|-")]
     pub requests: PathBuf,
-    /// Entities in Cedar's entities JSON format (used for both packs).
-    #[arg(long, value_name = "FILE")]
+    /// Entities in Cedar's entities JSON format (used for both packs); `-` reads stdin.
+    #[arg(long, value_name = "FILE|-")]
     pub entities: Option<PathBuf>,
-    /// Evaluation time (RFC 3339); defaults to now.
-    #[arg(long, value_name = "RFC3339")]
-    pub at: Option<String>,
+    #[command(flatten)]
+    pub time: TimeArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
-    pub format: TableFormat,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     #[command(flatten)]
     pub pack: PackArgs,
-    /// Requests, one Cedar JSON request per line.
-    #[arg(long, value_name = "FILE.jsonl")]
+    /// Requests, one Cedar JSON request per line; `-` reads stdin.
+    #[arg(long, value_name = "FILE.jsonl|-")]
     pub requests: PathBuf,
-    /// Entities in Cedar's entities JSON format.
-    #[arg(long, value_name = "FILE")]
+    /// Entities in Cedar's entities JSON format; `-` reads stdin.
+    #[arg(long, value_name = "FILE|-")]
     pub entities: Option<PathBuf>,
-    /// Seconds to measure each engine for.
-    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    /// Seconds to measure each engine for (more than 0, at most 600).
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = parse_bench_time)]
     pub time: f64,
-    /// Evaluation time (RFC 3339); defaults to now.
-    #[arg(long, value_name = "RFC3339")]
-    pub at: Option<String>,
+    #[command(flatten)]
+    pub at: TimeArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// `bench --time`: a measurement budget that ends, and not so long that a typo hangs CI.
+fn parse_bench_time(text: &str) -> Result<f64, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if secs > 0.0 && secs <= 600.0 {
+        Ok(secs)
+    } else {
+        Err("must be between 0 and 600 seconds".into())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -377,9 +455,41 @@ pub struct TestArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     /// Evaluation time for cases that give no `at:` (RFC 3339); defaults to now.
     #[arg(long, value_name = "RFC3339")]
-    pub at: Option<String>,
+    pub at: Option<Timestamp>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// .cedar files or folders of them (searched recursively); `-` formats stdin to stdout.
+    #[arg(value_name = "PATHS", default_value = "policies")]
+    pub paths: Vec<PathBuf>,
+    /// Change nothing: list the files that are not formatted and exit 1 if there are any.
+    #[arg(long)]
+    pub check: bool,
+    /// Output format (of the list of files).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -387,16 +497,44 @@ pub struct HashArgs {
     /// The request (Cedar JSON); `-` reads stdin.
     #[arg(long, value_name = "FILE|-")]
     pub request: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
     /// The approver the key belongs to, e.g. 'Human::"alice"'. Omit for an audit-signing key.
-    #[arg(long)]
-    pub approver: Option<String>,
+    #[arg(long, value_name = "ENTITY")]
+    pub approver: Option<EntityRef>,
     /// Where to write the private key (created with mode 0600; never overwritten).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// How long an approval stays valid, in whole seconds: more than none, at most 24 hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ttl(pub i64);
+
+impl std::str::FromStr for Ttl {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        use tollgate_engine::approvals::MAX_APPROVAL_TTL_SECONDS;
+        let bad = || format!("`{text}`: expected a duration like 30m, 1h or 2h30m");
+        let duration = humantime::parse_duration(text.trim()).map_err(|_| bad())?;
+        if duration.subsec_nanos() != 0 || duration.is_zero() {
+            return Err(bad());
+        }
+        match i64::try_from(duration.as_secs()) {
+            Ok(secs) if secs <= MAX_APPROVAL_TTL_SECONDS => Ok(Self(secs)),
+            _ => Err(format!(
+                "`{text}` is longer than 24h: approvals must not become standing privilege"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -406,16 +544,16 @@ pub struct ApproveArgs {
     /// The request approved (Cedar JSON); `-` reads stdin.
     #[arg(long, value_name = "FILE|-")]
     pub request: PathBuf,
-    /// Entities, to decide the request's tier as `verify` will.
-    #[arg(long, value_name = "FILE")]
+    /// Entities, to decide the request's tier as `verify` will; `-` reads stdin.
+    #[arg(long, value_name = "FILE|-")]
     pub entities: Option<PathBuf>,
     /// Sign without asking for confirmation (for scripts; needed when stdin is not a terminal).
     /// The request, its tier and why are still shown on stderr.
     #[arg(long)]
     pub yes: bool,
     /// Who approves, e.g. 'Human::"alice"'; must match the key file.
-    #[arg(long)]
-    pub approver: String,
+    #[arg(long, value_name = "ENTITY")]
+    pub approver: EntityRef,
     /// The approver's private key file.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
@@ -423,14 +561,14 @@ pub struct ApproveArgs {
     #[arg(long, requires = "evidence")]
     pub reject: bool,
     /// How long the approval stays valid: e.g. 30m, 1h, 2h30m (at most 24h).
-    #[arg(long, default_value = "1h")]
-    pub ttl: String,
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub ttl: Ttl,
     /// Why: the evidence the decision rests on (required for --reject).
     #[arg(long, value_name = "TEXT")]
     pub evidence: Option<String>,
     /// Issue time (RFC 3339); defaults to now.
     #[arg(long, value_name = "RFC3339")]
-    pub at: Option<String>,
+    pub at: Option<Timestamp>,
 }
 
 #[derive(Debug, Args)]
@@ -440,18 +578,17 @@ pub struct VerifyArgs {
     /// The request (Cedar JSON); `-` reads stdin.
     #[arg(long, value_name = "FILE|-")]
     pub request: PathBuf,
-    /// Approval records, one JSON object per line.
-    #[arg(long, value_name = "FILE.jsonl")]
+    /// Approval records, one JSON object per line; `-` reads stdin.
+    #[arg(long, value_name = "FILE.jsonl|-")]
     pub approvals: PathBuf,
-    /// Approvers' public keys: {"Human::\"alice\"": "ed25519:...", ...}.
-    #[arg(long, value_name = "FILE")]
+    /// Approvers' public keys: {"Human::\"alice\"": "ed25519:...", ...}; `-` reads stdin.
+    #[arg(long, value_name = "FILE|-")]
     pub keyring: PathBuf,
-    /// Entities: the principal and every approver must be in them.
-    #[arg(long, value_name = "FILE")]
+    /// Entities: the principal and every approver must be in them; `-` reads stdin.
+    #[arg(long, value_name = "FILE|-")]
     pub entities: PathBuf,
-    /// Evaluation time (RFC 3339); defaults to now.
-    #[arg(long, value_name = "RFC3339")]
-    pub at: Option<String>,
+    #[command(flatten)]
+    pub time: TimeArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -478,19 +615,20 @@ pub enum AuditCommand {
 
 #[derive(Debug, Args)]
 pub struct AuditVerifyArgs {
-    /// The audit log.
+    /// The audit log; `-` reads stdin.
+    #[arg(value_name = "FILE|-")]
     pub file: PathBuf,
     /// A head hash recorded earlier (`tollgate audit head`): detects records cut off or edited
     /// after it.
     #[arg(long, value_name = "sha256:...", conflicts_with = "head_file")]
-    pub head: Option<String>,
+    pub head: Option<Sha256Digest>,
     /// A record count recorded earlier: detects records cut off after it (an emptied log too).
     #[arg(long, value_name = "N", conflicts_with = "head_file")]
     pub count: Option<usize>,
     /// A head recorded earlier as JSON (`tollgate audit head --format json`, or signed with
     /// `--sign-key`): its count and head hash are checked as --count and --head. A signed head
-    /// needs --pubkey, and with --pubkey the head must be signed by it.
-    #[arg(long, value_name = "FILE")]
+    /// needs --pubkey, and with --pubkey the head must be signed by it. `-` reads stdin.
+    #[arg(long, value_name = "FILE|-")]
     pub head_file: Option<PathBuf>,
     /// The audit key's public key (`ed25519:...`, or a file holding it or the key file): every
     /// record must be signed by it. This catches an edited newest record, not a cut-off tail:
@@ -499,24 +637,20 @@ pub struct AuditVerifyArgs {
     pub pubkey: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TableFormat {
-    Table,
-    Json,
-}
-
 #[derive(Debug, Args)]
 pub struct AuditShowArgs {
-    /// The audit log.
+    /// The audit log; `-` reads stdin.
+    #[arg(value_name = "FILE|-")]
     pub file: PathBuf,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
-    pub format: TableFormat,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
 pub struct AuditHeadArgs {
-    /// The audit log.
+    /// The audit log; `-` reads stdin.
+    #[arg(value_name = "FILE|-")]
     pub file: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -525,4 +659,32 @@ pub struct AuditHeadArgs {
     /// `audit verify --head-file FILE --pubkey KEY`).
     #[arg(long, value_name = "KEY")]
     pub sign_key: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ttl;
+
+    #[test]
+    fn ttl_forms_and_cap() {
+        let secs = |s: &str| s.parse::<Ttl>().ok().map(|t| t.0);
+        assert_eq!(secs("90s"), Some(90));
+        assert_eq!(secs("1h"), Some(3600));
+        assert_eq!(secs("2h30m"), Some(9000));
+        assert_eq!(secs("2h 30m"), Some(9000));
+        assert_eq!(secs("24h"), Some(86400));
+        for bad in [
+            "",
+            "0s",
+            "25h",
+            "2d",
+            "h",
+            "10",
+            "1h-5m",
+            "1500ms",
+            "99999999999999999999h",
+        ] {
+            assert!(bad.parse::<Ttl>().is_err(), "{bad}");
+        }
+    }
 }
