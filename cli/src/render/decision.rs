@@ -25,7 +25,12 @@ pub fn text(d: &Decision) -> String {
             (_, Tier::Deny) => "forbid".to_string(),
             (_, t) => format!("gate ({t})"),
         };
-        let _ = write!(out, "  {role} {} at {}", shown(p.id.as_str()), shown(&p.source));
+        let _ = write!(
+            out,
+            "  {role} {} at {}",
+            shown(p.id.as_str()),
+            shown(&p.source)
+        );
         if let Some(reason) = &p.reason {
             let _ = write!(out, ": {}", shown(reason));
         }
