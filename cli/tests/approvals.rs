@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use support::desk::{DEPLOY, Desk};
-use support::{AT, ENTITIES, decide, decide_args, refused, s, text, tollgate};
+use support::{
+    AT, ENTITIES, assert_stderr, decide, decide_args, flagged, refused, s, text, tollgate,
+};
 use tollgate_engine::audit::record_hash;
 
 #[test]
@@ -114,12 +116,7 @@ fn verify_errors_exit_2() {
     )
     .unwrap();
     let out = desk.verify(&[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("line 1"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "line 1");
     std::fs::write(desk.path("approvals.jsonl"), "").unwrap();
     let key = "ed25519:EoOJrrVagkKVzyIwLAhv9L40Lj46zm5bKrhdosUQaIg=";
     std::fs::write(
@@ -128,12 +125,7 @@ fn verify_errors_exit_2() {
     )
     .unwrap();
     let out = desk.verify(&[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("one key to two approvers"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "one key to two approvers");
     // No schema: verify cannot tell people from agents.
     let out = desk.verify(&["--schema", "nope"]);
     assert_eq!(out.status.code(), Some(2));
@@ -485,12 +477,7 @@ fn a_stored_head_catches_a_cut_or_emptied_log() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     std::fs::write(&head_file, &head.stdout).unwrap();
     let out = check(&["--head-file", s(&head_file)]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--pubkey"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "--pubkey");
 }
 
 #[test]
@@ -531,32 +518,17 @@ fn appends_read_only_the_tail_and_refuse_non_regular_files() {
     torn.truncate(torn.len() - 5);
     std::fs::write(&log, &torn).unwrap();
     let out = decide(&log);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("refusing to append"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "refusing to append");
     // A folder, and a FIFO that would block a reader forever.
     let out = decide(desk.dir.path());
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("not a regular file"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "not a regular file");
     #[cfg(unix)]
     {
         let fifo = desk.path("audit.fifo");
         let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
         assert!(made.success());
         let out = decide(&fifo);
-        assert_eq!(out.status.code(), Some(2));
-        assert!(
-            text(&out.stderr).contains("not a regular file"),
-            "{}",
-            text(&out.stderr)
-        );
+        assert_stderr(&out, 2, "not a regular file");
     }
 }
 
@@ -570,21 +542,14 @@ fn lines_of_bytes(path: &Path) -> usize {
 
 fn approve_deploy(desk: &Desk, request: &str, extra: &[&str]) -> Output {
     let key = desk.path("alice.key");
-    let mut args = vec![
-        "approve",
-        "--request",
-        request,
-        "--approver",
-        "Human::\"alice\"",
-        "--key",
-        s(&key),
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
+    let flags = [
+        ("--request", request),
+        ("--approver", "Human::\"alice\""),
+        ("--key", s(&key)),
+        ("--entities", ENTITIES),
+        ("--at", AT),
     ];
-    args.extend_from_slice(extra);
-    tollgate(&args)
+    tollgate(&flagged("approve", &flags, extra))
 }
 
 #[test]
