@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use support::desk::{DEPLOY, Desk};
@@ -141,25 +141,34 @@ fn hash_matches_decide_and_ignores_spelling() {
     assert_eq!(v["request"], hash);
 }
 
-#[test]
-fn audit_log_records_decide_and_verify_and_detects_tampering() {
+/// A desk for alice and dave that also holds an audit signing key: the desk, its audit log, the
+/// key's path and its public key.
+fn audit_desk() -> (Desk, PathBuf, PathBuf, String) {
     let desk = Desk::new(&["alice", "dave"]);
     let log = desk.path("audit.jsonl");
     let key_out = tollgate(&["keygen", "--out", s(&desk.path("audit.key"))]);
     let pubkey = text(&key_out.stdout).trim().to_string();
     let audit_key = desk.path("audit.key");
-    let signed = ["--audit", s(&log), "--sign-key", s(&audit_key)];
-    let mut args = vec![
-        "decide",
-        "--request",
-        DEPLOY,
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
+    (desk, log, audit_key, pubkey)
+}
+
+/// `decide` of the deploy request at `at`, appended to `log` signed with `key`.
+fn signed_decide(log: &Path, key: &Path, at: &str) -> Output {
+    let flags = [
+        ("--request", DEPLOY),
+        ("--entities", ENTITIES),
+        ("--at", at),
+        ("--audit", s(log)),
+        ("--sign-key", s(key)),
     ];
-    args.extend_from_slice(&signed);
-    assert_eq!(tollgate(&args).status.code(), Some(0));
+    tollgate(&flagged("decide", &flags, &[]))
+}
+
+#[test]
+fn audit_log_records_decide_and_verify_and_detects_tampering() {
+    let (desk, log, audit_key, pubkey) = audit_desk();
+    let signed = ["--audit", s(&log), "--sign-key", s(&audit_key)];
+    assert_eq!(signed_decide(&log, &audit_key, AT).status.code(), Some(0));
     desk.approve("alice", &[]);
     desk.approve("dave", &[]);
     assert_eq!(desk.verify(&signed).status.code(), Some(0));
@@ -406,25 +415,9 @@ fn rejects_count_from_the_human_the_agent_acts_for_and_whatever_their_dates() {
 
 #[test]
 fn a_stored_head_catches_a_cut_or_emptied_log() {
-    let desk = Desk::new(&["alice", "dave"]);
-    let log = desk.path("audit.jsonl");
-    let key_out = tollgate(&["keygen", "--out", s(&desk.path("audit.key"))]);
-    let pubkey = text(&key_out.stdout).trim().to_string();
-    let audit_key = desk.path("audit.key");
+    let (desk, log, audit_key, pubkey) = audit_desk();
     for at in ["2026-06-01T12:00:00Z", "2026-06-01T12:01:00Z"] {
-        let out = tollgate(&[
-            "decide",
-            "--request",
-            DEPLOY,
-            "--entities",
-            ENTITIES,
-            "--at",
-            at,
-            "--audit",
-            s(&log),
-            "--sign-key",
-            s(&audit_key),
-        ]);
+        let out = signed_decide(&log, &audit_key, at);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
     let head = tollgate(&["audit", "head", s(&log), "--sign-key", s(&audit_key)]);

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use support::{
-    AT, ENTITIES, batch_with, decide, decide_args, decide_spelt_args, flagged, keygen, repo, text,
-    tollgate, verify_args,
+    AT, ENTITIES, batch_with, decide, decide_args, flagged, keygen, repo, spelt, text, tollgate,
+    verify_args,
 };
 
 /// How a command takes the bad file, and which exit codes count as a refusal.
@@ -108,10 +108,13 @@ fn readers(kind: &str) -> Vec<Reader> {
         ],
         "context" => vec![r(
             "decide",
-            decide_spelt_args(
-                "Agent::\"triage-bot\"",
-                "Action::\"add_token_scope\"",
-                "Token::\"ci\"",
+            flagged(
+                "decide",
+                &spelt(
+                    "Agent::\"triage-bot\"",
+                    "Action::\"add_token_scope\"",
+                    "Token::\"ci\"",
+                ),
                 &["--context", "{}", "--entities", ENTITIES, "--at", AT],
             ),
             REFUSED,

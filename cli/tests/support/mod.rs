@@ -218,24 +218,26 @@ pub fn batch(command: &str, requests: &str, extra: &[&str]) -> Output {
     tollgate(&batch_args(command, requests, extra))
 }
 
-/// The arguments of `tollgate decide --principal P --action A --resource R`, then `extra`.
-pub fn decide_spelt_args<'a>(
+/// Runs `tollgate decide` of the request [`spelt`] out, then `extra`, in the repository root.
+pub fn decide_spelt(principal: &str, action: &str, resource: &str, extra: &[&str]) -> Output {
+    tollgate(&flagged(
+        "decide",
+        &spelt(principal, action, resource),
+        extra,
+    ))
+}
+
+/// The flags that spell a request out: `--principal P --action A --resource R`.
+pub fn spelt<'a>(
     principal: &'a str,
     action: &'a str,
     resource: &'a str,
-    extra: &[&'a str],
-) -> Vec<&'a str> {
-    let flags = [
+) -> [(&'a str, &'a str); 3] {
+    [
         ("--principal", principal),
         ("--action", action),
         ("--resource", resource),
-    ];
-    flagged("decide", &flags, extra)
-}
-
-/// Runs [`decide_spelt_args`] in the repository root.
-pub fn decide_spelt(principal: &str, action: &str, resource: &str, extra: &[&str]) -> Output {
-    tollgate(&decide_spelt_args(principal, action, resource, extra))
+    ]
 }
 
 /// The arguments of `tollgate verify --request R --entities E --approvals A --keyring K --at AT`.
