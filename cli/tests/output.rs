@@ -219,7 +219,7 @@ fn every_printer_survives_a_closed_stdout_with_its_own_exit_code() {
 fn a_denied_verify_exits_4_even_when_nobody_reads_it() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    let ring = keygen("alice", Path::new(&p("alice.key")));
+    let ring = keygen("alice", &dir.path().join("alice.key"));
     std::fs::write(p("keyring.json"), ring).unwrap();
     let out = tollgate(&[
         "approve",
