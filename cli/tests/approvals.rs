@@ -2,11 +2,13 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use support::desk::{DEPLOY, Desk};
-use support::{AT, ENTITIES, decide, decide_args, refused, s, text, tollgate};
+use support::{
+    AT, ENTITIES, assert_stderr, decide, decide_args, flagged, refused, s, text, tollgate,
+};
 use tollgate_engine::audit::record_hash;
 
 #[test]
@@ -114,12 +116,7 @@ fn verify_errors_exit_2() {
     )
     .unwrap();
     let out = desk.verify(&[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("line 1"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "line 1");
     std::fs::write(desk.path("approvals.jsonl"), "").unwrap();
     let key = "ed25519:EoOJrrVagkKVzyIwLAhv9L40Lj46zm5bKrhdosUQaIg=";
     std::fs::write(
@@ -128,12 +125,7 @@ fn verify_errors_exit_2() {
     )
     .unwrap();
     let out = desk.verify(&[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("one key to two approvers"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "one key to two approvers");
     // No schema: verify cannot tell people from agents.
     let out = desk.verify(&["--schema", "nope"]);
     assert_eq!(out.status.code(), Some(2));
@@ -149,25 +141,34 @@ fn hash_matches_decide_and_ignores_spelling() {
     assert_eq!(v["request"], hash);
 }
 
-#[test]
-fn audit_log_records_decide_and_verify_and_detects_tampering() {
+/// A desk for alice and dave that also holds an audit signing key: the desk, its audit log, the
+/// key's path and its public key.
+fn audit_desk() -> (Desk, PathBuf, PathBuf, String) {
     let desk = Desk::new(&["alice", "dave"]);
     let log = desk.path("audit.jsonl");
     let key_out = tollgate(&["keygen", "--out", s(&desk.path("audit.key"))]);
     let pubkey = text(&key_out.stdout).trim().to_string();
     let audit_key = desk.path("audit.key");
-    let signed = ["--audit", s(&log), "--sign-key", s(&audit_key)];
-    let mut args = vec![
-        "decide",
-        "--request",
-        DEPLOY,
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
+    (desk, log, audit_key, pubkey)
+}
+
+/// `decide` of the deploy request at `at`, appended to `log` signed with `key`.
+fn signed_decide(log: &Path, key: &Path, at: &str) -> Output {
+    let flags = [
+        ("--request", DEPLOY),
+        ("--entities", ENTITIES),
+        ("--at", at),
+        ("--audit", s(log)),
+        ("--sign-key", s(key)),
     ];
-    args.extend_from_slice(&signed);
-    assert_eq!(tollgate(&args).status.code(), Some(0));
+    tollgate(&flagged("decide", &flags, &[]))
+}
+
+#[test]
+fn audit_log_records_decide_and_verify_and_detects_tampering() {
+    let (desk, log, audit_key, pubkey) = audit_desk();
+    let signed = ["--audit", s(&log), "--sign-key", s(&audit_key)];
+    assert_eq!(signed_decide(&log, &audit_key, AT).status.code(), Some(0));
     desk.approve("alice", &[]);
     desk.approve("dave", &[]);
     assert_eq!(desk.verify(&signed).status.code(), Some(0));
@@ -414,25 +415,9 @@ fn rejects_count_from_the_human_the_agent_acts_for_and_whatever_their_dates() {
 
 #[test]
 fn a_stored_head_catches_a_cut_or_emptied_log() {
-    let desk = Desk::new(&["alice", "dave"]);
-    let log = desk.path("audit.jsonl");
-    let key_out = tollgate(&["keygen", "--out", s(&desk.path("audit.key"))]);
-    let pubkey = text(&key_out.stdout).trim().to_string();
-    let audit_key = desk.path("audit.key");
+    let (desk, log, audit_key, pubkey) = audit_desk();
     for at in ["2026-06-01T12:00:00Z", "2026-06-01T12:01:00Z"] {
-        let out = tollgate(&[
-            "decide",
-            "--request",
-            DEPLOY,
-            "--entities",
-            ENTITIES,
-            "--at",
-            at,
-            "--audit",
-            s(&log),
-            "--sign-key",
-            s(&audit_key),
-        ]);
+        let out = signed_decide(&log, &audit_key, at);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
     let head = tollgate(&["audit", "head", s(&log), "--sign-key", s(&audit_key)]);
@@ -485,12 +470,7 @@ fn a_stored_head_catches_a_cut_or_emptied_log() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     std::fs::write(&head_file, &head.stdout).unwrap();
     let out = check(&["--head-file", s(&head_file)]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--pubkey"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "--pubkey");
 }
 
 #[test]
@@ -531,32 +511,17 @@ fn appends_read_only_the_tail_and_refuse_non_regular_files() {
     torn.truncate(torn.len() - 5);
     std::fs::write(&log, &torn).unwrap();
     let out = decide(&log);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("refusing to append"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "refusing to append");
     // A folder, and a FIFO that would block a reader forever.
     let out = decide(desk.dir.path());
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("not a regular file"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "not a regular file");
     #[cfg(unix)]
     {
         let fifo = desk.path("audit.fifo");
         let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
         assert!(made.success());
         let out = decide(&fifo);
-        assert_eq!(out.status.code(), Some(2));
-        assert!(
-            text(&out.stderr).contains("not a regular file"),
-            "{}",
-            text(&out.stderr)
-        );
+        assert_stderr(&out, 2, "not a regular file");
     }
 }
 
@@ -570,21 +535,14 @@ fn lines_of_bytes(path: &Path) -> usize {
 
 fn approve_deploy(desk: &Desk, request: &str, extra: &[&str]) -> Output {
     let key = desk.path("alice.key");
-    let mut args = vec![
-        "approve",
-        "--request",
-        request,
-        "--approver",
-        "Human::\"alice\"",
-        "--key",
-        s(&key),
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
+    let flags = [
+        ("--request", request),
+        ("--approver", "Human::\"alice\""),
+        ("--key", s(&key)),
+        ("--entities", ENTITIES),
+        ("--at", AT),
     ];
-    args.extend_from_slice(extra);
-    tollgate(&args)
+    tollgate(&flagged("approve", &flags, extra))
 }
 
 #[test]

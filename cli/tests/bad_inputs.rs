@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use support::{AT, ENTITIES, batch_with, decide, decide_args, repo, text, tollgate};
+use support::{
+    AT, ENTITIES, batch_with, decide, decide_args, flagged, keygen, repo, spelt, text, tollgate,
+    verify_args,
+};
 
 /// How a command takes the bad file, and which exit codes count as a refusal.
 struct Reader {
@@ -57,56 +60,30 @@ fn readers(kind: &str) -> Vec<Reader> {
         via,
         names_file: true,
     };
+    const REQUEST: &str = "examples/request.json";
+    const DEPLOY: &str = "examples/deploy-request.json";
+    const SMALL: &str = "examples/requests-small.jsonl";
+    // The policy folder under test, beside the reference schemas.
+    let policies =
+        |args: Vec<&'static str>| after_command(&["--policies", "{}", "--schema", "schemas"], args);
+    let schema = |args: Vec<&'static str>| after_command(&["--schema", "{}"], args);
     match kind {
         "request" => vec![
             r("decide", decide_args("{}", ENTITIES, &[]), REFUSED, Path),
             r("hash", vec!["hash", "--request", "{}"], REFUSED, Path),
-            r("verify", verify_args("{}", ENTITIES), REFUSED, Path),
-            r(
-                "approve",
-                vec![
-                    "approve",
-                    "--request",
-                    "{}",
-                    "--entities",
-                    ENTITIES,
-                    "--approver",
-                    "Human::\"alice\"",
-                    "--key",
-                    "@key",
-                    "--at",
-                    AT,
-                    "--yes",
-                ],
-                REFUSED,
-                Path,
-            ),
+            r("verify", verify_fixtures("{}", ENTITIES), REFUSED, Path),
+            r("approve", approve_args("{}", "@key"), REFUSED, Path),
         ],
         "entities" => vec![
-            r(
-                "decide",
-                decide_args("examples/request.json", "{}", &[]),
-                REFUSED,
-                Path,
-            ),
-            r(
-                "verify",
-                verify_args("examples/deploy-request.json", "{}"),
-                REFUSED,
-                Path,
-            ),
+            r("decide", decide_args(REQUEST, "{}", &[]), REFUSED, Path),
+            r("verify", verify_fixtures(DEPLOY, "{}"), REFUSED, Path),
             r(
                 "simulate",
-                batch_with("simulate", "examples/requests-small.jsonl", "{}", &[]),
+                batch_with("simulate", SMALL, "{}", &[]),
                 REFUSED,
                 Path,
             ),
-            r(
-                "diff",
-                batch_with("diff", "examples/requests-small.jsonl", "{}", &[]),
-                REFUSED,
-                Path,
-            ),
+            r("diff", batch_with("diff", SMALL, "{}", &[]), REFUSED, Path),
         ],
         "requests" => vec![
             Reader {
@@ -131,87 +108,40 @@ fn readers(kind: &str) -> Vec<Reader> {
         ],
         "context" => vec![r(
             "decide",
-            vec![
+            flagged(
                 "decide",
-                "--principal",
-                "Agent::\"triage-bot\"",
-                "--action",
-                "Action::\"add_token_scope\"",
-                "--resource",
-                "Token::\"ci\"",
-                "--context",
-                "{}",
-                "--entities",
-                ENTITIES,
-                "--at",
-                AT,
-            ],
+                &spelt(
+                    "Agent::\"triage-bot\"",
+                    "Action::\"add_token_scope\"",
+                    "Token::\"ci\"",
+                ),
+                &["--context", "{}", "--entities", ENTITIES, "--at", AT],
+            ),
             REFUSED,
             Content,
         )],
         "policies" => vec![
             r(
                 "decide",
-                vec![
-                    "decide",
-                    "--policies",
-                    "{}",
-                    "--schema",
-                    "schemas",
-                    "--request",
-                    "examples/request.json",
-                    "--entities",
-                    ENTITIES,
-                    "--at",
-                    AT,
-                ],
+                policies(decide_args(REQUEST, ENTITIES, &[])),
                 REFUSED,
                 Folder,
             ),
             r(
                 "test",
-                vec![
-                    "test",
-                    "--policies",
-                    "{}",
-                    "--schema",
-                    "schemas",
-                    "policies/tests/inputs.yaml",
-                    "--at",
-                    AT,
-                ],
+                policies(vec!["test", "policies/tests/inputs.yaml", "--at", AT]),
                 REFUSED,
                 Folder,
             ),
             r(
                 "simulate",
-                vec![
-                    "simulate",
-                    "--policies",
-                    "{}",
-                    "--schema",
-                    "schemas",
-                    "--requests",
-                    "examples/requests-small.jsonl",
-                    "--entities",
-                    ENTITIES,
-                    "--at",
-                    AT,
-                ],
+                policies(batch_with("simulate", SMALL, ENTITIES, &[])),
                 REFUSED,
                 Folder,
             ),
             r(
                 "lint",
-                vec![
-                    "lint",
-                    "--policies",
-                    "{}",
-                    "--schema",
-                    "schemas",
-                    "--today",
-                    "2026-06-01",
-                ],
+                policies(vec!["lint", "--today", "2026-06-01"]),
                 LINT,
                 Folder,
             ),
@@ -219,37 +149,13 @@ fn readers(kind: &str) -> Vec<Reader> {
         "schemas" => vec![
             r(
                 "decide",
-                vec![
-                    "decide",
-                    "--schema",
-                    "{}",
-                    "--request",
-                    "examples/request.json",
-                    "--entities",
-                    ENTITIES,
-                    "--at",
-                    AT,
-                ],
+                schema(decide_args(REQUEST, ENTITIES, &[])),
                 REFUSED,
                 Path,
             ),
             r(
                 "verify",
-                vec![
-                    "verify",
-                    "--schema",
-                    "{}",
-                    "--request",
-                    "examples/deploy-request.json",
-                    "--entities",
-                    ENTITIES,
-                    "--approvals",
-                    "@approvals",
-                    "--keyring",
-                    "@keyring",
-                    "--at",
-                    AT,
-                ],
+                schema(verify_fixtures(DEPLOY, ENTITIES)),
                 REFUSED,
                 Path,
             ),
@@ -262,60 +168,18 @@ fn readers(kind: &str) -> Vec<Reader> {
         ],
         "approvals" => vec![r(
             "verify",
-            vec![
-                "verify",
-                "--request",
-                "examples/deploy-request.json",
-                "--entities",
-                ENTITIES,
-                "--approvals",
-                "{}",
-                "--keyring",
-                "@keyring",
-                "--at",
-                AT,
-            ],
+            verify_args(DEPLOY, ENTITIES, "{}", "@keyring"),
             REFUSED,
             Path,
         )],
         "keyrings" => vec![r(
             "verify",
-            vec![
-                "verify",
-                "--request",
-                "examples/deploy-request.json",
-                "--entities",
-                ENTITIES,
-                "--approvals",
-                "@approvals",
-                "--keyring",
-                "{}",
-                "--at",
-                AT,
-            ],
+            verify_args(DEPLOY, ENTITIES, "@approvals", "{}"),
             REFUSED,
             Path,
         )],
         "keys" => vec![
-            r(
-                "approve",
-                vec![
-                    "approve",
-                    "--request",
-                    "examples/deploy-request.json",
-                    "--entities",
-                    ENTITIES,
-                    "--approver",
-                    "Human::\"alice\"",
-                    "--key",
-                    "{}",
-                    "--at",
-                    AT,
-                    "--yes",
-                ],
-                REFUSED,
-                Path,
-            ),
+            r("approve", approve_args(DEPLOY, "{}"), REFUSED, Path),
             r(
                 "audit-verify",
                 vec!["audit", "verify", "@log", "--pubkey", "{}"],
@@ -325,7 +189,7 @@ fn readers(kind: &str) -> Vec<Reader> {
             r(
                 "decide-audit",
                 decide_args(
-                    "examples/request.json",
+                    REQUEST,
                     ENTITIES,
                     &["--audit", "@scratch-log", "--sign-key", "{}"],
                 ),
@@ -349,7 +213,7 @@ fn readers(kind: &str) -> Vec<Reader> {
             r("audit-head", vec!["audit", "head", "{}"], REFUSED, Path),
             r(
                 "decide-audit",
-                decide_args("examples/request.json", ENTITIES, &["--audit", "{}"]),
+                decide_args(REQUEST, ENTITIES, &["--audit", "{}"]),
                 REFUSED,
                 Copy,
             ),
@@ -365,21 +229,26 @@ fn readers(kind: &str) -> Vec<Reader> {
     }
 }
 
+/// `args` with `flags` put right after the command's name.
+fn after_command(flags: &[&'static str], args: Vec<&'static str>) -> Vec<&'static str> {
+    [&args[..1], flags, &args[1..]].concat()
+}
+
 /// `verify` of `request` with `entities`, and the fixtures' approvals and keyring.
-fn verify_args(request: &'static str, entities: &'static str) -> Vec<&'static str> {
-    vec![
-        "verify",
-        "--request",
-        request,
-        "--entities",
-        entities,
-        "--approvals",
-        "@approvals",
-        "--keyring",
-        "@keyring",
-        "--at",
-        AT,
-    ]
+fn verify_fixtures(request: &'static str, entities: &'static str) -> Vec<&'static str> {
+    verify_args(request, entities, "@approvals", "@keyring")
+}
+
+/// `approve --yes` of `request` by alice with `key`.
+fn approve_args(request: &'static str, key: &'static str) -> Vec<&'static str> {
+    let flags = [
+        ("--request", request),
+        ("--entities", ENTITIES),
+        ("--approver", "Human::\"alice\""),
+        ("--key", key),
+        ("--at", AT),
+    ];
+    flagged("approve", &flags, &["--yes"])
 }
 
 /// `kind/file<TAB>readers<TAB>fragment` lines: `readers` is `*` or a comma list of reader names.
@@ -425,15 +294,8 @@ impl Fixtures {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let p = |n: &str| dir.path().join(n).display().to_string();
-        let out = tollgate(&[
-            "keygen",
-            "--approver",
-            "Human::\"alice\"",
-            "--out",
-            &p("alice.key"),
-        ]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        std::fs::write(dir.path().join("keyring.json"), &out.stdout).unwrap();
+        let ring = keygen("alice", &dir.path().join("alice.key"));
+        std::fs::write(dir.path().join("keyring.json"), ring).unwrap();
         std::fs::write(dir.path().join("approvals.jsonl"), "").unwrap();
         let out = decide(
             "examples/request.json",

@@ -5,8 +5,8 @@ mod support;
 
 use serde_json::Value;
 use support::{
-    AT, ENTITIES, REQUEST, Scratch, assert_exit, batch, batch_args, decide, decide_spelt_args,
-    pack, refused, repo, s, text, tollgate, tollgate_in, tollgate_stdin,
+    AT, ENTITIES, REQUEST, Scratch, assert_exit, batch, batch_args, decide, flagged, pack, refused,
+    repo, s, spelt, text, tollgate, tollgate_in, tollgate_stdin,
 };
 
 const SCHEMA: &str = "schemas";
@@ -316,12 +316,13 @@ fn entities_and_context_read_stdin() {
     assert_exit(&from_stdin, 0);
     assert_eq!(text(&from_stdin.stdout), text(&from_file.stdout));
 
-    let args = decide_spelt_args(
+    let request = spelt(
         "Agent::\"triage-bot\"",
         "Action::\"summarize\"",
         "Document::\"incident-123\"",
-        &["--context", "-", "--entities", ENTITIES, "--at", AT],
     );
+    let extra = ["--context", "-", "--entities", ENTITIES, "--at", AT];
+    let args = flagged("decide", &request, &extra);
     let out = tollgate_stdin(&repo(), &args, br#"{"request_id": "s"}"#);
     assert_exit(&out, 0);
     assert!(

@@ -4,7 +4,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{AT, decide, decide_spelt, repo, text, tollgate_in};
+use support::{AT, assert_stderr, decide, decide_spelt, repo, text, tollgate_in};
 
 #[test]
 fn decides_the_readme_example() {
@@ -149,12 +149,7 @@ fn a_pack_without_schema_decides_only_with_no_schema() {
     let dir = pack_with("@tier(\"dual\")\npermit(principal, action, resource);\n");
     // Run from a folder without schemas/: not a silent schema-less decision.
     let out = tollgate_in(dir.path(), &["decide", "--request", "request.json"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--no-schema"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "--no-schema");
     let out = tollgate_in(
         dir.path(),
         &[
@@ -194,12 +189,7 @@ fn a_request_that_violates_the_schema_exits_2() {
         "Document::\"incident-123\"",
         &["--context", r#"{"request_id": 7}"#, "--at", AT],
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("does not match the schema"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "does not match the schema");
 }
 
 #[test]
@@ -213,12 +203,7 @@ fn a_request_that_supplies_now_exits_2() {
             r#"{"request_id": "r", "now": "2020-01-01T00:00:00Z"}"#,
         ],
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("context.now"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "context.now");
 }
 
 #[test]

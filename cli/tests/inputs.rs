@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::desk::DEPLOY;
 use support::{
-    AT, ENTITIES, REQUEST, Scratch, batch, decide, decide_spelt, refused, repo, s, text, tollgate,
+    AT, ENTITIES, REQUEST, Scratch, assert_stderr, batch, decide, decide_spelt, refused, repo, s,
+    text, tollgate, verify_args,
 };
 
 fn decide_request(request: &Path) -> Output {
@@ -421,13 +423,7 @@ fn json_depth_can_be_raised_up_to_its_ceiling() {
     let err = text(&out.stderr);
     assert!(!err.contains("json-depth"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    let out = decide(Some("json-depth=100000"));
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("at most 120"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&decide(Some("json-depth=100000")), 2, "at most 120");
 }
 
 #[test]
@@ -554,35 +550,11 @@ fn fifos_as_input_files_are_refused_not_waited_on() {
     let wait = Duration::from_secs(20);
     for (args, name) in [
         (
-            vec![
-                "verify",
-                "--request",
-                "examples/deploy-request.json",
-                "--entities",
-                ENTITIES,
-                "--approvals",
-                s(&empty),
-                "--keyring",
-                s(&keyring),
-                "--at",
-                AT,
-            ],
+            verify_args(DEPLOY, ENTITIES, s(&empty), s(&keyring)),
             "keyring.json",
         ),
         (
-            vec![
-                "verify",
-                "--request",
-                "examples/deploy-request.json",
-                "--entities",
-                ENTITIES,
-                "--approvals",
-                s(&approvals),
-                "--keyring",
-                s(&empty),
-                "--at",
-                AT,
-            ],
+            verify_args(DEPLOY, ENTITIES, s(&approvals), s(&empty)),
             "approvals.jsonl",
         ),
         (vec!["audit", "verify", s(&log)], "audit.jsonl"),

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{repo, text, tollgate_in};
+use support::{assert_exit, assert_stderr, repo, text, tollgate_in};
 
 fn reference_schema() -> PathBuf {
     repo().join("schemas/agents.cedarschema")
@@ -270,13 +270,7 @@ const BAD: [&str; 4] = [
 #[test]
 fn the_reference_pack_lints_clean_even_with_deny_warnings() {
     let out = lint_repo(&["--deny", "warnings"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     assert_eq!(text(&out.stdout), "no problems found\n");
     let out = lint_repo(&["--format", "json"]);
     assert_eq!(text(&out.stdout).trim(), "[]");
@@ -493,12 +487,7 @@ fn unusable_input_exits_2() {
     assert!(text(&out.stderr).contains("token-scope-auto"));
     let pack = Pack::new(&[("p.cedar", TOKEN_AUTO)]);
     let out = tollgate_in(pack.dir.path(), &["lint", "--today", "June 1st"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--today"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "--today");
     assert_eq!(
         pack.run(&["--workflows", "no-such-dir"]).status.code(),
         Some(2)

@@ -7,7 +7,10 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::{AT, decide, pack, repo, text, tollgate, tollgate_in};
+use support::{
+    AT, assert_stderr, batch_args, decide, decide_args, flagged, keygen, pack, repo, text,
+    tollgate, tollgate_in,
+};
 
 /// A newline that would start a forged row, and an ANSI colour escape.
 const EVIL: &str =
@@ -183,68 +186,29 @@ fn every_printer_survives_a_closed_stdout_with_its_own_exit_code() {
     std::fs::write(&log, format!("{row}\n").repeat(3000)).unwrap();
     let log = log.to_str().unwrap();
     // The rows carry no `prev`, so `audit show` also fails the chain check: exit 1, its own code.
-    let cases: &[(&[&str], i32)] = &[
-        (&["audit", "show", log], 1),
-        (&["audit", "show", log, "--format", "json"], 1),
-        (&["audit", "verify", log], 1),
+    let lint_bad_pack = |extra: &[&'static str]| {
+        let pack = [
+            ("--policies", "examples/bad-pack/policies"),
+            ("--schema", "examples/bad-pack/schemas"),
+            ("--today", "2026-06-01"),
+        ];
+        flagged("lint", &pack, extra)
+    };
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["audit", "show", log], 1),
+        (vec!["audit", "show", log, "--format", "json"], 1),
+        (vec!["audit", "verify", log], 1),
+        (lint_bad_pack(&["--format", "sarif"]), 1),
+        (lint_bad_pack(&[]), 1),
+        (vec!["test", "--coverage", "--at", AT], 0),
         (
-            &[
-                "lint",
-                "--policies",
-                "examples/bad-pack/policies",
-                "--schema",
-                "examples/bad-pack/schemas",
-                "--today",
-                "2026-06-01",
-                "--format",
-                "sarif",
-            ],
-            1,
-        ),
-        (
-            &[
-                "lint",
-                "--policies",
-                "examples/bad-pack/policies",
-                "--schema",
-                "examples/bad-pack/schemas",
-                "--today",
-                "2026-06-01",
-            ],
-            1,
-        ),
-        (&["test", "--coverage", "--at", AT], 0),
-        (
-            &[
-                "decide",
-                "--request",
-                "examples/request.json",
-                "--entities",
-                "examples/entities.json",
-                "--at",
-                AT,
-            ],
+            decide_args("examples/request.json", "examples/entities.json", &[]),
             0,
         ),
-        (
-            &[
-                "diff",
-                "--base",
-                ".",
-                "--head",
-                ".",
-                "--requests",
-                "examples/requests.jsonl",
-                "--entities",
-                "examples/entities.json",
-                "--at",
-                AT,
-            ],
-            0,
-        ),
-        (&["hash", "--request", "examples/request.json"], 0),
+        (batch_args("diff", "examples/requests.jsonl", &[]), 0),
+        (vec!["hash", "--request", "examples/request.json"], 0),
     ];
-    for (args, code) in cases {
+    for (args, code) in &cases {
         let (got, err) = with_closed_stdout(&repo(), args, false);
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert_eq!(got, Some(*code), "{args:?}: {err}");
@@ -255,15 +219,8 @@ fn every_printer_survives_a_closed_stdout_with_its_own_exit_code() {
 fn a_denied_verify_exits_4_even_when_nobody_reads_it() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    let out = tollgate(&[
-        "keygen",
-        "--approver",
-        "Human::\"alice\"",
-        "--out",
-        &p("alice.key"),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    std::fs::write(p("keyring.json"), &out.stdout).unwrap();
+    let ring = keygen("alice", &dir.path().join("alice.key"));
+    std::fs::write(p("keyring.json"), ring).unwrap();
     let out = tollgate(&[
         "approve",
         "--request",
@@ -528,12 +485,7 @@ fn no_schema_is_an_error_unless_asked_for() {
     }
     // Lint and verify read the schema: --no-schema does not help them.
     let out = tollgate_in(dir.root(), &["lint", "--no-schema"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("needs the pack's schema"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr(&out, 2, "needs the pack's schema");
     let out = tollgate_in(dir.root(), &["lint", "--help"]);
     assert!(!text(&out.stdout).contains("--no-schema"));
     let out = tollgate_in(dir.root(), &["decide", "--help"]);

@@ -5,8 +5,8 @@ mod support;
 use std::process::{Command, Stdio};
 
 use support::{
-    AT, ENTITIES, ReferenceDecider, batch, copy_pack, decide, example_requests, repo, text,
-    tollgate, tollgate_in,
+    AT, ENTITIES, ReferenceDecider, assert_exit, batch, batch_args, copy_pack, decide,
+    example_requests, flagged, repo, text, tollgate, tollgate_in,
 };
 
 #[test]
@@ -21,13 +21,7 @@ fn test_command_passes_on_the_reference_pack_with_coverage_and_junit() {
         "--at",
         AT,
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let stdout = text(&out.stdout);
     let last = stdout.lines().last().unwrap();
     assert!(last.ends_with("passed, 0 failed"), "{stdout}");
@@ -168,17 +162,7 @@ fn simulate_reports_bad_lines_and_keeps_going() {
 fn simulate_reads_stdin_and_survives_a_closed_pipe() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .current_dir(repo())
-        .args([
-            "simulate",
-            "--requests",
-            "-",
-            "--entities",
-            ENTITIES,
-            "--at",
-            AT,
-            "--format",
-            "csv",
-        ])
+        .args(batch_args("simulate", "-", &["--format", "csv"]))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -228,17 +212,11 @@ fn simulate_csv_memory_is_flat_in_the_number_of_requests() {
     // GNU time is not everywhere; read the child's peak RSS from /proc while it runs.
     let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .current_dir(repo())
-        .args([
+        .args(batch_args(
             "simulate",
-            "--requests",
             input.to_str().unwrap(),
-            "--entities",
-            ENTITIES,
-            "--at",
-            AT,
-            "--format",
-            "csv",
-        ])
+            &["--format", "csv"],
+        ))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -283,21 +261,14 @@ fn diff_flags_exactly_the_requests_a_removed_gate_weakens() {
         .find("@id(\"gate-production-changes\")")
         .unwrap();
     std::fs::write(&prod, &text_before[..gate_start]).unwrap();
-    let out = tollgate(&[
-        "diff",
-        "--base",
-        ".",
-        "--head",
-        head.root().to_str().unwrap(),
-        "--requests",
-        "examples/requests.jsonl",
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-        "--format",
-        "json",
-    ]);
+    let flags = [
+        ("--base", "."),
+        ("--head", head.root().to_str().unwrap()),
+        ("--requests", "examples/requests.jsonl"),
+        ("--entities", ENTITIES),
+        ("--at", AT),
+    ];
+    let out = tollgate(&flagged("diff", &flags, &["--format", "json"]));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(

@@ -12,7 +12,7 @@ use std::process::Output;
 use jsonschema::{Registry, Validator};
 use serde_json::Value;
 use support::desk::{DEPLOY, Desk};
-use support::{AT, ENTITIES, repo, s, text, tollgate};
+use support::{AT, ENTITIES, assert_exit, flagged, repo, s, text, tollgate};
 
 const SCHEMAS: [&str; 6] = [
     "decision",
@@ -60,13 +60,7 @@ fn assert_valid(name: &str, instance: &Value) {
 /// Stdout as JSON; the exit code must be `code`.
 #[track_caller]
 fn json(out: &Output, code: i32) -> Value {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_exit(out, code);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -91,17 +85,8 @@ fn the_schemas_are_valid_draft_2020_12_schemas() {
 }
 
 fn decide(request: &[&str]) -> Value {
-    let mut args = vec![
-        "decide",
-        "--entities",
-        ENTITIES,
-        "--at",
-        AT,
-        "--format",
-        "json",
-    ];
-    args.extend_from_slice(request);
-    json(&tollgate(&args), 0)
+    let flags = [("--entities", ENTITIES), ("--at", AT), ("--format", "json")];
+    json(&tollgate(&flagged("decide", &flags, request)), 0)
 }
 
 fn flags<'a>(

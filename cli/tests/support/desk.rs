@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use super::{AT, ENTITIES, s, text, tollgate};
+use super::{AT, ENTITIES, flagged, keygen, s, text, tollgate};
 
 pub const DEPLOY: &str = "examples/deploy-request.json";
 
@@ -17,15 +17,7 @@ impl Desk {
         let dir = tempfile::tempdir().unwrap();
         let mut ring = String::new();
         for p in people {
-            let out = tollgate(&[
-                "keygen",
-                "--approver",
-                &format!("Human::\"{p}\""),
-                "--out",
-                s(&dir.path().join(format!("{p}.key"))),
-            ]);
-            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-            ring.push_str(&text(&out.stdout));
+            ring.push_str(&text(&keygen(p, &dir.path().join(format!("{p}.key")))));
         }
         std::fs::write(dir.path().join("keyring.json"), ring).unwrap();
         std::fs::write(dir.path().join("approvals.jsonl"), "").unwrap();
@@ -37,18 +29,13 @@ impl Desk {
     pub fn approve(&self, who: &str, extra: &[&str]) -> Output {
         let key = self.path(&format!("{who}.key"));
         let approver = format!("Human::\"{who}\"");
-        let mut args = vec![
-            "approve",
-            "--request",
-            DEPLOY,
-            "--approver",
-            &approver,
-            "--key",
-            s(&key),
-            "--entities",
-            ENTITIES,
-            "--yes",
+        let flags = [
+            ("--request", DEPLOY),
+            ("--approver", &approver),
+            ("--key", s(&key)),
+            ("--entities", ENTITIES),
         ];
+        let mut args = flagged("approve", &flags, &["--yes"]);
         if !extra.contains(&"--at") {
             args.extend_from_slice(&["--at", "2026-06-01T11:50:00Z"]);
         }
@@ -74,17 +61,13 @@ impl Desk {
     pub fn verify(&self, extra: &[&str]) -> Output {
         let approvals = self.path("approvals.jsonl");
         let keyring = self.path("keyring.json");
-        let mut args = vec![
-            "verify",
-            "--request",
-            DEPLOY,
-            "--approvals",
-            s(&approvals),
-            "--keyring",
-            s(&keyring),
-            "--entities",
-            ENTITIES,
+        let flags = [
+            ("--request", DEPLOY),
+            ("--approvals", s(&approvals)),
+            ("--keyring", s(&keyring)),
+            ("--entities", ENTITIES),
         ];
+        let mut args = flagged("verify", &flags, &[]);
         if !extra.contains(&"--at") {
             args.extend_from_slice(&["--at", AT]);
         }

@@ -68,6 +68,7 @@ pub fn s(p: &Path) -> &str {
 }
 
 /// Asserts the exit code, showing both streams when it differs.
+#[track_caller]
 pub fn assert_exit(out: &Output, code: i32) {
     assert_eq!(
         out.status.code(),
@@ -76,6 +77,14 @@ pub fn assert_exit(out: &Output, code: i32) {
         text(&out.stdout),
         text(&out.stderr)
     );
+}
+
+/// Asserts the exit code (showing stderr when it differs) and that stderr contains `needle`.
+#[track_caller]
+pub fn assert_stderr(out: &Output, code: i32, needle: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(needle), "{err}");
 }
 
 /// Exit 2 with every `needle` in stderr, and no panic.
@@ -150,18 +159,28 @@ pub fn copy_pack() -> Scratch {
     dir
 }
 
+/// `command`, then each flag followed by its value, then `extra`.
+pub fn flagged<'a>(
+    command: &'a str,
+    flags: &[(&'a str, &'a str)],
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![command];
+    for (flag, value) in flags {
+        args.extend_from_slice(&[flag, value]);
+    }
+    args.extend_from_slice(extra);
+    args
+}
+
 /// The arguments of `tollgate decide --request REQUEST --entities ENTITIES --at AT`, then `extra`.
 pub fn decide_args<'a>(request: &'a str, entities: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let args = [
-        "decide",
-        "--request",
-        request,
-        "--entities",
-        entities,
-        "--at",
-        AT,
+    let flags = [
+        ("--request", request),
+        ("--entities", entities),
+        ("--at", AT),
     ];
-    [&args[..], extra].concat()
+    flagged("decide", &flags, extra)
 }
 
 /// Runs [`decide_args`] in the repository root.
@@ -177,13 +196,16 @@ pub fn batch_with<'a>(
     entities: &'a str,
     extra: &[&'a str],
 ) -> Vec<&'a str> {
-    let mut args = vec![command];
+    let mut flags = vec![];
     if command == "diff" {
-        args.extend_from_slice(&["--base", ".", "--head", "."]);
+        flags.extend([("--base", "."), ("--head", ".")]);
     }
-    args.extend_from_slice(&["--requests", requests, "--entities", entities, "--at", AT]);
-    args.extend_from_slice(extra);
-    args
+    flags.extend([
+        ("--requests", requests),
+        ("--entities", entities),
+        ("--at", AT),
+    ]);
+    flagged(command, &flags, extra)
 }
 
 /// [`batch_with`] the example entities.
@@ -196,28 +218,52 @@ pub fn batch(command: &str, requests: &str, extra: &[&str]) -> Output {
     tollgate(&batch_args(command, requests, extra))
 }
 
-/// The arguments of `tollgate decide --principal P --action A --resource R`, then `extra`.
-pub fn decide_spelt_args<'a>(
+/// Runs `tollgate decide` of the request [`spelt`] out, then `extra`, in the repository root.
+pub fn decide_spelt(principal: &str, action: &str, resource: &str, extra: &[&str]) -> Output {
+    tollgate(&flagged(
+        "decide",
+        &spelt(principal, action, resource),
+        extra,
+    ))
+}
+
+/// The flags that spell a request out: `--principal P --action A --resource R`.
+pub fn spelt<'a>(
     principal: &'a str,
     action: &'a str,
     resource: &'a str,
-    extra: &[&'a str],
-) -> Vec<&'a str> {
-    let args = [
-        "decide",
-        "--principal",
-        principal,
-        "--action",
-        action,
-        "--resource",
-        resource,
-    ];
-    [&args[..], extra].concat()
+) -> [(&'a str, &'a str); 3] {
+    [
+        ("--principal", principal),
+        ("--action", action),
+        ("--resource", resource),
+    ]
 }
 
-/// Runs [`decide_spelt_args`] in the repository root.
-pub fn decide_spelt(principal: &str, action: &str, resource: &str, extra: &[&str]) -> Output {
-    tollgate(&decide_spelt_args(principal, action, resource, extra))
+/// The arguments of `tollgate verify --request R --entities E --approvals A --keyring K --at AT`.
+pub fn verify_args<'a>(
+    request: &'a str,
+    entities: &'a str,
+    approvals: &'a str,
+    keyring: &'a str,
+) -> Vec<&'a str> {
+    let flags = [
+        ("--request", request),
+        ("--entities", entities),
+        ("--approvals", approvals),
+        ("--keyring", keyring),
+        ("--at", AT),
+    ];
+    flagged("verify", &flags, &[])
+}
+
+/// Runs `tollgate keygen` for `Human::"who"` with the key written to `key`; asserts it succeeded
+/// and returns its stdout (the keyring entry).
+pub fn keygen(who: &str, key: &Path) -> Vec<u8> {
+    let approver = format!("Human::\"{who}\"");
+    let out = tollgate(&["keygen", "--approver", &approver, "--out", s(key)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    out.stdout
 }
 
 /// The lines of `examples/requests.jsonl`.
