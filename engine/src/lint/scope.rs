@@ -64,7 +64,7 @@ impl EntityScope {
     }
 
     /// The entity types this scope can match.
-    fn types(&self, index: &SchemaIndex) -> BTreeSet<String> {
+    fn types(&self, index: &SchemaIndex<'_>) -> BTreeSet<String> {
         match self {
             Self::Any => index.entity_types.clone(),
             Self::Eq(e) => BTreeSet::from([e.type_name().to_string()]),
@@ -81,18 +81,18 @@ struct AppliesTo {
 }
 
 /// What the schema says about types and actions, indexed once per lint run.
-pub(crate) struct SchemaIndex {
+pub(crate) struct SchemaIndex<'a> {
     entity_types: BTreeSet<String>,
     /// For each entity type, the types it can be a member of (transitively).
     ancestors: BTreeMap<String, BTreeSet<String>>,
     /// Actions a request can name (those with `appliesTo`), with principal and resource types.
     requestable: BTreeMap<EntityUid, AppliesTo>,
-    /// The action hierarchy (groups).
-    hierarchy: ActionHierarchy,
+    /// The action hierarchy (groups), the schema's own.
+    hierarchy: &'a ActionHierarchy,
 }
 
-impl SchemaIndex {
-    pub(crate) fn new(pack_schema: &PackSchema) -> Self {
+impl<'a> SchemaIndex<'a> {
+    pub(crate) fn new(pack_schema: &'a PackSchema) -> Self {
         let schema = pack_schema.cedar();
         let entity_types: BTreeSet<String> =
             schema.entity_types().map(ToString::to_string).collect();
@@ -132,7 +132,7 @@ impl SchemaIndex {
             entity_types,
             ancestors,
             requestable,
-            hierarchy: pack_schema.action_hierarchy().clone(),
+            hierarchy: pack_schema.action_hierarchy(),
         }
     }
 
@@ -170,11 +170,11 @@ pub(crate) struct PolicyFacts {
 }
 
 impl PolicyFacts {
-    pub(crate) fn of(policy: &Policy, index: &SchemaIndex) -> Self {
+    pub(crate) fn of(policy: &Policy, index: &SchemaIndex<'_>) -> Self {
         let principal = EntityScope::of_principal(policy.principal_constraint());
         let resource = EntityScope::of_resource(policy.resource_constraint());
         let action = ActionScope::of(policy);
-        let scoped: BTreeSet<EntityUid> = match action.reach(Some(&index.hierarchy)) {
+        let scoped: BTreeSet<EntityUid> = match action.reach(Some(index.hierarchy)) {
             Reach::All => index.actions().cloned().collect(),
             Reach::Only(actions) => actions,
         };
