@@ -100,6 +100,7 @@ fn main() {
     // The clients run on their own runtime, so that the server's threads are its own.
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .thread_name("load-client")
         .enable_all()
         .build()
         .unwrap();

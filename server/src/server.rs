@@ -148,6 +148,7 @@ impl Server {
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_name("tollgate-worker")
         .thread_stack_size(tollgate_engine::limits::Limits::current().stack_bytes())
         .build()
 }
