@@ -630,6 +630,12 @@ pub struct AuditVerifyArgs {
     /// needs --pubkey, and with --pubkey the head must be signed by it. `-` reads stdin.
     #[arg(long, value_name = "FILE|-")]
     pub head_file: Option<PathBuf>,
+    /// The file is a slice of a longer log (as `tollgate serve` exports it with
+    /// `GET /v1/audit?after=HASH`) following the record with this hash: the slice's first record
+    /// must chain to it instead of starting the log. Record numbers, the count, and
+    /// --head/--count/--head-file then speak of the slice alone.
+    #[arg(long, value_name = "sha256:...")]
+    pub after: Option<Sha256Digest>,
     /// The audit key's public key (`ed25519:...`, or a file holding it or the key file): every
     /// record must be signed by it. This catches an edited newest record, not a cut-off tail:
     /// for that, check against a stored head (--head-file, or --head/--count).
