@@ -242,7 +242,11 @@ fn audit_log_records_decide_and_verify_and_detects_tampering() {
 #[test]
 fn audit_verify_after_checks_a_slice_of_a_longer_log() {
     let (_desk, log, audit_key, pubkey) = audit_desk();
-    for at in ["2026-06-01T12:00:00Z", "2026-06-01T12:01:00Z", "2026-06-01T12:02:00Z"] {
+    for at in [
+        "2026-06-01T12:00:00Z",
+        "2026-06-01T12:01:00Z",
+        "2026-06-01T12:02:00Z",
+    ] {
         assert_eq!(signed_decide(&log, &audit_key, at).status.code(), Some(0));
     }
     let lines: Vec<String> = std::fs::read_to_string(&log)
@@ -251,12 +255,22 @@ fn audit_verify_after_checks_a_slice_of_a_longer_log() {
         .map(String::from)
         .collect();
     assert_eq!(lines.len(), 3);
-    let hash_of =
-        |line: &str| record_hash(&serde_json::from_str(line).unwrap()).unwrap().to_string();
+    let hash_of = |line: &str| {
+        record_hash(&serde_json::from_str(line).unwrap())
+            .unwrap()
+            .to_string()
+    };
     let slice = log.with_file_name("slice.jsonl");
-    std::fs::write(&slice, format!("{}
+    std::fs::write(
+        &slice,
+        format!(
+            "{}
 {}
-", lines[1], lines[2])).unwrap();
+",
+            lines[1], lines[2]
+        ),
+    )
+    .unwrap();
     let before = hash_of(&lines[0]);
     let verify = |extra: &[&str]| {
         let mut args = vec!["audit", "verify", s(&slice)];
@@ -275,7 +289,12 @@ fn audit_verify_after_checks_a_slice_of_a_longer_log() {
         text(&out.stdout)
     );
     let anchored = verify(&["--after", &before, "--head", &head, "--count", "2"]);
-    assert_eq!(anchored.status.code(), Some(0), "{}", text(&anchored.stdout));
+    assert_eq!(
+        anchored.status.code(),
+        Some(0),
+        "{}",
+        text(&anchored.stdout)
+    );
     assert_eq!(
         verify(&["--after", &before, "--count", "3"]).status.code(),
         Some(1)
@@ -294,14 +313,22 @@ fn audit_verify_after_checks_a_slice_of_a_longer_log() {
     // Not a digest: a usage error naming the flag.
     let bad = verify(&["--after", "sha256:zz"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(text(&bad.stderr).contains("--after"), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("--after"),
+        "{}",
+        text(&bad.stderr)
+    );
 
     // An edited record in the slice breaks the next link.
     std::fs::write(
         &slice,
-        format!("{}
+        format!(
+            "{}
 {}
-", lines[1].replace("\"dual\"", "\"auto\""), lines[2]),
+",
+            lines[1].replace("\"dual\"", "\"auto\""),
+            lines[2]
+        ),
     )
     .unwrap();
     assert!(lines[1].contains("\"dual\""));

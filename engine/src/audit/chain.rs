@@ -119,7 +119,10 @@ pub fn audit_chain(text: &str, check: &ChainCheck) -> Result<ChainReport, ChainP
                 }
             }
         }
-        let expected = hashes.last().or(check.after.as_ref()).map(ToString::to_string);
+        let expected = hashes
+            .last()
+            .or(check.after.as_ref())
+            .map(ToString::to_string);
         if record.prev() != expected.as_deref() {
             return Err(ChainProblem {
                 line: index,
@@ -335,7 +338,9 @@ mod tests {
         assert_eq!(problem.line, 3);
         // Editing the slice's first record's `prev` breaks the link to `after`.
         let mut first = all[1..].to_vec();
-        first[0].0 = first[0].0.replace(&all[0].1.to_string(), &all[1].1.to_string());
+        first[0].0 = first[0]
+            .0
+            .replace(&all[0].1.to_string(), &all[1].1.to_string());
         assert_eq!(
             verify_chain(&text(&first), &after(all[0].1))
                 .unwrap_err()
