@@ -55,9 +55,13 @@ pub struct Approval {
 /// An approval record the server has received for an approval, and what it made of it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RecordSeen {
-    pub approver: String,
-    pub decision: String,
+    /// `None` for a stored line that no longer reads as a record.
+    #[serde(default)]
+    pub approver: Option<String>,
+    #[serde(default)]
+    pub decision: Option<String>,
     pub counted: bool,
+    #[serde(default)]
     pub why: String,
     #[serde(default)]
     pub evidence: Option<String>,

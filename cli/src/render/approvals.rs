@@ -114,8 +114,8 @@ pub fn records(records: &[RecordSeen]) -> String {
             out,
             "  {} {} {} ({}): {}",
             r.issued_at.as_deref().map_or("-".into(), shown),
-            shown(&r.approver),
-            shown(&r.decision),
+            r.approver.as_deref().map_or("-".into(), shown),
+            r.decision.as_deref().map_or("-".into(), shown),
             if r.counted { "counted" } else { "not counted" },
             shown(&r.why),
         );
@@ -160,7 +160,9 @@ mod tests {
             "age_seconds": 3725,
             "records": [{"approver": "Human::\"alice\"", "decision": "reject", "counted": false,
                          "why": "not in the keyring\nforged line", "evidence": null,
-                         "issued_at": "2026-06-01T12:01:00Z"}]
+                         "issued_at": "2026-06-01T12:01:00Z"},
+                        {"approver": null, "decision": null, "counted": false,
+                         "why": "the stored line no longer reads as a record"}]
         }))
         .unwrap()
     }
@@ -200,7 +202,11 @@ mod tests {
     fn records_and_answers_stay_one_line_each() {
         let a = approval();
         let text = records(&a.records);
-        assert_eq!(text.lines().count(), 2, "{text}");
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(
+            text.contains("- - - (not counted): the stored line"),
+            "{text}"
+        );
         assert!(text.contains("not counted"), "{text}");
         assert!(text.contains("keyring\\nforged"), "{text}");
         let answer = answer(&PostAnswer {
