@@ -91,15 +91,56 @@ impl AuditEntry<'_> {
         {
             obj.insert("denied_by_log".into(), json!(why));
         }
-        if let (Some(key), Ok(hash)) = (key, record_hash(&record))
-            && let Some(obj) = record.as_object_mut()
-        {
-            obj.insert(
-                "signature".into(),
-                Value::String(key.sign(hash.to_string().as_bytes())),
-            );
-        }
+        sign(&mut record, key);
         AuditRecord::from_json(record)
+    }
+}
+
+/// Chains a record built elsewhere (a service's own event: a posted approval record, a
+/// consumption, an outcome) to `prev` and signs it: sets `prev`, then adds `signature` over the
+/// record's hash. Returns the record and the hash the next record chains to.
+///
+/// `record` must be a JSON object holding `time` and `kind`; anything else is refused, since a
+/// record the chain cannot read back would break `audit verify`.
+pub fn seal(
+    mut record: Value,
+    prev: Option<Sha256Digest>,
+    key: Option<&PrivateKey>,
+) -> Result<(AuditRecord, Sha256Digest), SealError> {
+    let obj = record.as_object_mut().ok_or(SealError::NotAnObject)?;
+    if !obj.get("kind").is_some_and(Value::is_string)
+        || !obj.get("time").is_some_and(Value::is_string)
+    {
+        return Err(SealError::NotAnObject);
+    }
+    obj.remove("signature");
+    obj.insert("prev".into(), json!(prev.map(|p| p.to_string())));
+    let hash = record_hash(&record).map_err(|_| SealError::NonInteger)?;
+    sign(&mut record, key);
+    Ok((AuditRecord::from_json(record), hash))
+}
+
+/// Why [`seal`] refused a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// Not a JSON object with string `time` and `kind`.
+    #[error("an audit record must be a JSON object with string `time` and `kind`")]
+    NotAnObject,
+    /// A fractional number, which canonical JSON cannot hash.
+    #[error("an audit record cannot hold a fractional number")]
+    NonInteger,
+}
+
+/// Adds the audit key's signature over the record's hash, when there is a key.
+fn sign(record: &mut Value, key: Option<&PrivateKey>) {
+    if let (Some(key), Ok(hash)) = (key, record_hash(record))
+        && let Some(obj) = record.as_object_mut()
+    {
+        obj.insert(
+            "signature".into(),
+            Value::String(key.sign(hash.to_string().as_bytes())),
+        );
     }
 }
 
@@ -232,6 +273,41 @@ impl fmt::Display for AuditRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sealed_event_chains_and_verifies_with_the_key() {
+        use crate::audit::{ChainCheck, verify_chain};
+        let key = PrivateKey::from_seed([7; 32]);
+        let (first, h1) = seal(
+            json!({"time": "2026-06-01T00:00:00Z", "kind": "outcome", "ok": true}),
+            None,
+            Some(&key),
+        )
+        .unwrap();
+        let (second, h2) = seal(
+            json!({"time": "2026-06-01T00:00:01Z", "kind": "record", "prev": "forged"}),
+            Some(h1),
+            Some(&key),
+        )
+        .unwrap();
+        assert_eq!(first.hash().unwrap(), h1);
+        assert_eq!(second.prev(), Some(h1.to_string().as_str()));
+        let log = format!("{first}\n{second}\n");
+        let check = ChainCheck {
+            pubkey: Some(key.public_key()),
+            ..ChainCheck::default()
+        };
+        let head = verify_chain(&log, &check).unwrap();
+        assert_eq!((head.count, head.head), (2, Some(h2)));
+        assert_eq!(
+            seal(json!([1]), None, None).unwrap_err(),
+            SealError::NotAnObject
+        );
+        assert_eq!(
+            seal(json!({"kind": "x"}), None, None).unwrap_err(),
+            SealError::NotAnObject
+        );
+    }
 
     #[test]
     fn the_view_reads_what_the_checks_read_and_keeps_the_line() {

@@ -211,6 +211,22 @@ impl ProposedAction {
         self.hash
     }
 
+    /// The hash of the call without `context.request_id`: what stays the same when a gateway
+    /// repeats one proposed action with a fresh request id. `tollgate serve` keeps one open
+    /// approval request per call key, so a retry finds the approval already under way.
+    pub fn call_key(&self) -> Sha256Digest {
+        let mut context = self.context.clone();
+        context.remove("request_id");
+        let canonical = json!({
+            "principal": self.principal.to_json(),
+            "action": self.action.to_json(),
+            "resource": self.resource.to_json(),
+            "context": Value::Object(context),
+        });
+        // The context already hashed once (in `new`); without one key it hashes again.
+        Sha256Digest::of_canonical(&canonical).unwrap_or(self.hash)
+    }
+
     /// The request as hashed: entity references normalised, context as given.
     pub fn to_json(&self) -> Value {
         json!({
@@ -225,6 +241,24 @@ impl ProposedAction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_call_key_ignores_only_the_request_id() {
+        let req = |ctx: Value| {
+            ProposedAction::from_json(&json!({
+                "principal": "Agent::\"bot\"", "action": "Action::\"deploy\"",
+                "resource": "Environment::\"prod\"", "context": ctx
+            }))
+            .unwrap()
+        };
+        let a = req(json!({"request_id": "r1", "x": 1}));
+        let b = req(json!({"request_id": "r2", "x": 1}));
+        let c = req(json!({"request_id": "r1", "x": 2}));
+        assert_ne!(a.hash(), b.hash());
+        assert_eq!(a.call_key(), b.call_key());
+        assert_ne!(a.call_key(), c.call_key());
+        assert_eq!(req(json!({"x": 1})).call_key(), a.call_key());
+    }
 
     #[test]
     fn hash_ignores_key_order_and_reference_spelling() {

@@ -1,0 +1,245 @@
+//! The HTTP API: routes, the role each needs, errors as JSON, and the input limits every
+//! endpoint shares. docs/serve.md has the table of roles and the OpenAPI document.
+
+mod approvals;
+mod audit;
+mod authzen;
+mod decide;
+mod ops;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::metrics::inc;
+use crate::shared::Shared;
+use crate::store::writer::{Refusal, WriteError, Writer};
+use crate::tokens::{Caller, Role};
+
+/// The largest request body: decisions, records and outcomes are small; 1 MiB leaves room for
+/// a request with added entities.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct App {
+    /// Shared state.
+    pub shared: Arc<Shared>,
+    /// The write queue.
+    pub writer: Writer,
+    /// What the server was started with (reload reads the same paths).
+    pub config: Arc<crate::config::Config>,
+}
+
+/// The router.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/v1/decide", post(decide::decide))
+        .route("/v1/approvals", get(approvals::list))
+        .route("/v1/approvals/{id}", get(approvals::show))
+        .route("/v1/approvals/{id}/records", post(approvals::post_record))
+        .route("/v1/approvals/{id}/consume", post(approvals::consume))
+        .route("/v1/approvals/{id}/outcome", post(approvals::outcome))
+        .route("/access/v1/evaluation", post(authzen::evaluation))
+        .route("/access/v1/evaluations", post(authzen::evaluations))
+        .route(
+            "/.well-known/authzen-configuration",
+            get(authzen::configuration),
+        )
+        .route("/v1/audit", get(audit::export))
+        .route("/v1/audit/head", get(audit::head))
+        .route("/v1/admin/reload", post(ops::reload))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(ops::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn_with_state(app.clone(), count_errors))
+        .with_state(app)
+}
+
+/// Counts 4xx and 5xx answers for `/metrics`.
+async fn count_errors(State(app): State<App>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.is_client_error() {
+        inc(&app.shared.metrics.bad_requests);
+    } else if status.is_server_error() {
+        inc(&app.shared.metrics.server_errors);
+    }
+    response
+}
+
+/// An error answer: `{"error": {"code", "message"}}` with its status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    /// 400: the input is wrong; the message names the field.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+    /// 403: the caller may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    /// 409: not in a state that allows this.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+    /// 422: understood, but refused (a reload that does not load).
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", message)
+    }
+    /// 503: the database or the clock failed; nothing was decided.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    /// The message, for callers that wrap it.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> Self {
+        tracing::error!("write failed: {e}");
+        ApiError::unavailable(format!("not committed, nothing decided: {e}"))
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotFound => ApiError::not_found("no such approval request"),
+            Refusal::NotYours => {
+                ApiError::forbidden("this approval request was opened by another gateway token")
+            }
+            Refusal::Conflict(why) => ApiError::conflict(why),
+        }
+    }
+}
+
+/// The caller, who must hold `role`. Without `--tokens` the loopback caller holds gateway and
+/// approver; with tokens, a missing or unknown token is 401 and a token without the role 403.
+pub fn authorize(app: &App, headers: &HeaderMap, role: Role) -> Result<Caller, ApiError> {
+    let loaded = app.shared.loaded();
+    let Some(tokens) = &loaded.tokens else {
+        let local = Caller::local();
+        return if local.has(role) {
+            Ok(local)
+        } else {
+            Err(ApiError::forbidden(format!(
+                "the {} endpoints need a token with that role: start the server with --tokens",
+                role.as_str()
+            )))
+        };
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(caller) = token.and_then(|t| tokens.caller(t)) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid `Authorization: Bearer <token>` is required",
+        ));
+    };
+    if !caller.has(role) {
+        return Err(ApiError::forbidden(format!(
+            "token {:?} does not have the {} role",
+            caller.name,
+            role.as_str()
+        )));
+    }
+    Ok(caller.clone())
+}
+
+/// A JSON body, read with the engine's strict reader (no duplicate keys, bounded depth): what a
+/// human is shown must be what is hashed.
+pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let bytes = body.map_err(|e| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body could not be read: {e} (at most {MAX_BODY_BYTES} bytes)"),
+        )
+    })?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
+    tollgate_engine::json::parse(text).map_err(|e| ApiError::bad_request(format!("body: {e}")))
+}
+
+/// The object `value` must be, with only the `allowed` keys.
+pub fn object<'a>(
+    value: &'a Value,
+    what: &str,
+    allowed: &[&str],
+) -> Result<&'a serde_json::Map<String, Value>, ApiError> {
+    let Value::Object(map) = value else {
+        return Err(ApiError::bad_request(format!(
+            "{what}: expected a JSON object"
+        )));
+    };
+    if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!(
+            "{what}: unknown field `{k}` (expected one of: {})",
+            allowed.join(", ")
+        )));
+    }
+    Ok(map)
+}
+
+/// The evaluation time.
+pub fn clock() -> Result<tollgate_engine::Timestamp, ApiError> {
+    crate::state::now().map_err(ApiError::unavailable)
+}
+
+/// A fresh approval request id: `apr_` and 128 random bits.
+pub fn new_id() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ApiError::unavailable(format!("no randomness for an id: {e}")))?;
+    Ok(format!("apr_{}", hex::encode(bytes)))
+}
