@@ -1,4 +1,4 @@
-//! `tollgate serve`: the HTTP server of `tollgate-server`, on a multi-thread runtime, until
+//! `tollgate serve`: the HTTP server of `tollgate-server`, on its multi-thread runtime, until
 //! SIGTERM or Ctrl-C.
 
 use miette::miette;
@@ -27,10 +27,9 @@ pub fn run(args: ServeArgs) -> miette::Result<u8> {
         pending_ttl: args.pending_ttl.0,
         webhook,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| miette!("cannot start the async runtime: {e}"))?;
+    // The server's runtime: its worker threads get the stack the `--limit` settings need.
+    let runtime =
+        tollgate_server::runtime().map_err(|e| miette!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async {
         let stop = shutdown_signal()?;
         let server = Server::start(config).await.map_err(|e| miette!("{e}"))?;

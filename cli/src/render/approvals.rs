@@ -45,7 +45,7 @@ pub fn list(approvals: &[Approval]) -> String {
         let [id, state, tier, missing, principal, action, resource, age] = cells;
         let _ = writeln!(
             out,
-            "{id:<36} {state:<9} {tier:<6} {missing:<7} {principal:<28} {action:<24} {resource:<28} {age}"
+            "{id:<36} {state:<9} {tier:<6} {missing:<7} {principal:<28} {action:<26} {resource:<28} {age}"
         );
     };
     row(
