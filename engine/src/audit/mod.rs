@@ -25,4 +25,4 @@ pub use chain::{
     record_hash, tail_for_append, verify_chain,
 };
 pub use head::{ChainHead, HeadError};
-pub use record::{AuditEntry, AuditRecord, RecordKind, SealError, seal};
+pub use record::{AuditEntry, AuditRecord, RecordKind, SealError, link, seal, sign_linked};

@@ -101,12 +101,23 @@ impl AuditEntry<'_> {
 /// record's hash. Returns the record and the hash the next record chains to.
 ///
 /// `record` must be a JSON object holding `time` and `kind`; anything else is refused, since a
-/// record the chain cannot read back would break `audit verify`.
+/// record the chain cannot read back would break `audit verify`. [`link`] and [`sign_linked`]
+/// are its two halves, for a writer that chains records in order and signs them in parallel.
 pub fn seal(
-    mut record: Value,
+    record: Value,
     prev: Option<Sha256Digest>,
     key: Option<&PrivateKey>,
 ) -> Result<(AuditRecord, Sha256Digest), SealError> {
+    let (record, hash) = link(record, prev)?;
+    Ok((sign_linked(record, &hash, key), hash))
+}
+
+/// The sequential half of [`seal`]: sets `prev` (dropping any `signature`) and returns the
+/// record's hash.
+pub fn link(
+    mut record: Value,
+    prev: Option<Sha256Digest>,
+) -> Result<(Value, Sha256Digest), SealError> {
     let obj = record.as_object_mut().ok_or(SealError::NotAnObject)?;
     if !obj.get("kind").is_some_and(Value::is_string)
         || !obj.get("time").is_some_and(Value::is_string)
@@ -115,9 +126,25 @@ pub fn seal(
     }
     obj.remove("signature");
     obj.insert("prev".into(), json!(prev.map(|p| p.to_string())));
-    let hash = record_hash(&record).map_err(|_| SealError::NonInteger)?;
-    sign(&mut record, key);
-    Ok((AuditRecord::from_json(record), hash))
+    // No `signature` is left, so the record is hashed as it stands (see `record_hash`).
+    let hash = Sha256Digest::of_canonical(&record).map_err(|_| SealError::NonInteger)?;
+    Ok((record, hash))
+}
+
+/// The parallel half of [`seal`]: adds the audit key's signature over `hash`, the record's hash
+/// from [`link`].
+pub fn sign_linked(
+    mut record: Value,
+    hash: &Sha256Digest,
+    key: Option<&PrivateKey>,
+) -> AuditRecord {
+    if let (Some(key), Some(obj)) = (key, record.as_object_mut()) {
+        obj.insert(
+            "signature".into(),
+            Value::String(key.sign(hash.to_string().as_bytes())),
+        );
+    }
+    AuditRecord::from_json(record)
 }
 
 /// Why [`seal`] refused a record.

@@ -41,6 +41,9 @@ pub struct ApprovalRow {
 pub const APPROVAL_COLUMNS: &str = "id, gateway, request, request_hash, extra_entities, \
     tier, decision, recommendation, created_ms, expires_ms, revision, consumed_ms, outcome";
 
+/// How many columns [`APPROVAL_COLUMNS`] names.
+pub const APPROVAL_COLUMN_COUNT: usize = 13;
+
 impl ApprovalRow {
     pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         Ok(ApprovalRow {

@@ -7,18 +7,21 @@
 //! PostgreSQL replicas: the chain stays one chain, and the consume of an approval request (a
 //! conditional UPDATE on the revision it checked) happens exactly once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use rayon::prelude::*;
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot};
 use tollgate_engine::Timestamp;
 use tollgate_engine::approvals::{ApprovalDecision, ApprovalRecord};
-use tollgate_engine::audit::{AuditEntry, seal};
+use tollgate_engine::audit::{AuditEntry, link, sign_linked};
 
-use super::read::{APPROVAL_COLUMNS, ApprovalRow, StoredRecord, approval_in};
+use super::read::{
+    APPROVAL_COLUMN_COUNT, APPROVAL_COLUMNS, ApprovalRow, StoredRecord, approval_in,
+};
 use super::{Backend, StoreError};
 use crate::approvals::{Assessed, State, assess};
 use crate::metrics::inc;
@@ -273,18 +276,34 @@ async fn commit(shared: &Shared, ops: &[&Op]) -> Result<(Vec<Done>, Effects), St
         backend: store.backend(),
         ttl_ms: i64::try_from(shared.pending_ttl.as_millis()).unwrap_or(i64::MAX),
     };
+    let mut open = prefetch_open(&mut tx, ops).await?;
     for op in ops {
-        results.push(apply(&mut tx, &ctx, op, &mut effects).await?);
+        results.push(apply(&mut tx, &ctx, op, &mut open, &mut effects).await?);
     }
 
-    let mut rows: Vec<(i64, String, String)> = Vec::with_capacity(effects.events.len());
+    // Chain in order (each hash covers the one before), then sign in parallel: signing is most
+    // of the cost of a record, and each signature needs only its own record's hash.
+    let mut linked = Vec::with_capacity(effects.events.len());
     for event in std::mem::take(&mut effects.events) {
-        let (record, hash) = seal(event, prev, shared.audit_key.as_ref())
-            .map_err(|e| StoreError::Corrupt(format!("audit record: {e}")))?;
+        let (record, hash) =
+            link(event, prev).map_err(|e| StoreError::Corrupt(format!("audit record: {e}")))?;
         count += 1;
-        rows.push((count, hash.to_string(), record.to_string()));
+        linked.push((count, record, hash));
         prev = Some(hash);
     }
+    let key = shared.audit_key.as_ref();
+    let rows: Vec<(i64, String, String)> = tokio::task::block_in_place(|| {
+        linked
+            .into_par_iter()
+            .map(|(seq, record, hash)| {
+                (
+                    seq,
+                    hash.to_string(),
+                    sign_linked(record, &hash, key).to_string(),
+                )
+            })
+            .collect()
+    });
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut sql = String::from("INSERT INTO audit_log (seq, hash, line) VALUES ");
         for i in 0..chunk.len() {
@@ -323,6 +342,78 @@ async fn commit(shared: &Shared, ops: &[&Op]) -> Result<(Vec<Done>, Effects), St
     Ok((results, effects))
 }
 
+/// The open approval request (and its records) of each call an `Open` in the batch names,
+/// read in two statements rather than two per decision. Entries follow the batch's own writes:
+/// a request opened, closed or touched by a record or consume is updated or dropped (a dropped
+/// key is read again).
+type OpenCache = HashMap<String, Option<(ApprovalRow, Vec<StoredRecord>)>>;
+
+async fn prefetch_open(conn: &mut AnyConnection, ops: &[&Op]) -> Result<OpenCache, StoreError> {
+    let keys: BTreeSet<&str> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Open { new, .. } => Some(new.call_key.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut cache: OpenCache = keys.iter().map(|k| ((*k).to_string(), None)).collect();
+    let keys: Vec<&str> = keys.into_iter().collect();
+    for chunk in keys.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "SELECT {APPROVAL_COLUMNS}, open_key FROM approval_requests WHERE open_key IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        let mut found: Vec<(String, ApprovalRow)> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let open_key: String = row.try_get(APPROVAL_COLUMN_COUNT)?;
+            found.push((open_key, ApprovalRow::from_row(row)?));
+        }
+        if found.is_empty() {
+            continue;
+        }
+        let ids: Vec<&str> = found.iter().map(|(_, r)| r.id.as_str()).collect();
+        let sql = format!(
+            "SELECT request_id, line, received_ms FROM approval_records WHERE request_id IN ({}) ORDER BY seq",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let mut records: HashMap<String, Vec<StoredRecord>> = HashMap::new();
+        for row in query.fetch_all(&mut *conn).await? {
+            let id: String = row.try_get(0)?;
+            records.entry(id).or_default().push(StoredRecord {
+                line: row.try_get(1)?,
+                received_ms: row.try_get(2)?,
+            });
+        }
+        for (key, row) in found {
+            let stored = records.remove(&row.id).unwrap_or_default();
+            cache.insert(key, Some((row, stored)));
+        }
+    }
+    Ok(cache)
+}
+
+/// Drops the cached entry of approval request `id` (a record or consume changed it).
+fn forget(cache: &mut OpenCache, id: &str) {
+    cache.retain(|_, entry| entry.as_ref().is_none_or(|(row, _)| row.id != id));
+}
+
+/// `$from, $from+1, …` for `n` parameters.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 struct Ctx<'a> {
     loaded: &'a Loaded,
     at: Timestamp,
@@ -359,8 +450,16 @@ async fn apply(
     conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     op: &Op,
+    open_cache: &mut OpenCache,
     effects: &mut Effects,
 ) -> Result<Done, StoreError> {
+    // A record, consume or outcome changes its request: later opens in the batch read it again.
+    match op {
+        Op::Record { id, .. } | Op::Consume { id, .. } | Op::Outcome { id, .. } => {
+            forget(open_cache, id)
+        }
+        Op::Decision { .. } | Op::Open { .. } => {}
+    }
     match op {
         Op::Decision { event } => {
             effects.events.push(event.clone());
@@ -370,7 +469,7 @@ async fn apply(
             new,
             event,
             consume,
-        } => open(conn, ctx, new, event, *consume, effects).await,
+        } => open(conn, ctx, new, event, *consume, open_cache, effects).await,
         Op::Record { id, record, by } => post_record(conn, ctx, id, record, by, effects).await,
         Op::Consume { id, gateway } => {
             let Some((row, records)) =
@@ -432,18 +531,28 @@ async fn open(
     new: &NewApproval,
     event: &Value,
     consume_now: bool,
+    cache: &mut OpenCache,
     effects: &mut Effects,
 ) -> Result<Done, StoreError> {
     let select = format!("SELECT {APPROVAL_COLUMNS} FROM approval_requests WHERE open_key = $1");
     // Twice at most: a second pass only follows an insert another replica won.
     for _ in 0..2 {
-        if let Some(found) = sqlx::query(&select)
-            .bind(new.call_key.as_str())
-            .fetch_optional(&mut *conn)
-            .await?
-        {
-            let row = ApprovalRow::from_row(&found)?;
-            let records = super::read::records_in(conn, &row.id).await?;
+        let existing = match cache.remove(&new.call_key) {
+            Some(cached) => cached,
+            None => match sqlx::query(&select)
+                .bind(new.call_key.as_str())
+                .fetch_optional(&mut *conn)
+                .await?
+            {
+                Some(found) => {
+                    let row = ApprovalRow::from_row(&found)?;
+                    let records = super::read::records_in(conn, &row.id).await?;
+                    Some((row, records))
+                }
+                None => None,
+            },
+        };
+        if let Some((row, records)) = existing {
             let assessed = assess(ctx.loaded, &row, &records, ctx.at);
             if !assessed.state.is_closed() {
                 effects.events.push(with(
@@ -460,6 +569,7 @@ async fn open(
                         other => Ok(other),
                     };
                 }
+                cache.insert(new.call_key.clone(), Some((row.clone(), records)));
                 return Ok(Done::Opened {
                     state: assessed.state,
                     row,
@@ -515,6 +625,7 @@ async fn open(
             ));
             effects.changed.insert(row.id.clone());
             effects.opened += 1;
+            cache.insert(new.call_key.clone(), Some((row.clone(), Vec::new())));
             effects
                 .webhooks
                 .push(("pending", hook_data(&row, State::Pending, &new.tier)));
