@@ -319,6 +319,7 @@ pub fn audit_log(data: &[u8]) {
     }
     if let Some(hash) = head.head {
         let check = ChainCheck {
+            after: None,
             head: Some(hash),
             count: Some(head.count),
             pubkey: None,

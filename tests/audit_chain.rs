@@ -241,6 +241,7 @@ fn an_emptied_or_cut_log_passes_the_audit_key_but_not_a_stored_head() {
     assert!(first_bad(&lines[..1], &signed_only).is_none());
     assert!(verify_chain("", &signed_only).is_ok());
     let anchored = ChainCheck {
+        after: None,
         head: head.head,
         count: Some(head.count),
         pubkey: Some(key.public_key()),

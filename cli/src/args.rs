@@ -78,11 +78,47 @@ pub enum Command {
     /// Check, show or anchor the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Serve decisions over HTTP, with a pending-approval inbox and single-use approvals.
+    // The server decides with the schema: it cannot run without one.
+    #[command(after_help = SERVE_HELP, mut_arg("no_schema", |a| a.hide(true)))]
+    Serve(ServeArgs),
+    /// Review and sign the pending approvals of a `tollgate serve` (the approver's client).
+    #[command(after_help = APPROVALS_HELP)]
+    Approvals(ApprovalsArgs),
     /// Find human gates placed after a privilege expansion, and other policy problems.
     // Lint reads `@privilege_expansion` and `@human` from the schema: it cannot run without one.
     #[command(after_help = LINT_HELP, mut_arg("no_schema", |a| a.hide(true)))]
     Lint(LintArgs),
 }
+
+const SERVE_HELP: &str = "\
+Prints one line, `listening on http://ADDR`, once it serves (with --listen 127.0.0.1:0, ADDR names
+the port picked), then serves until SIGTERM or Ctrl-C and finishes the requests in flight.
+Without --tokens it listens on loopback only.
+
+Examples:
+  tollgate serve --entities examples/entities.json --keyring keyring.json --db sqlite://tollgate.db
+  tollgate serve --db postgres://tollgate:PASSWORD@db.internal/tollgate --tokens tokens.json --listen 0.0.0.0:8080
+
+Exit codes: 0 stopped by a signal, 2 could not start (a pack that does not load, a database that
+cannot be opened, an address in use).";
+
+const APPROVALS_HELP: &str = "\
+The server is --server, else $TOLLGATE_SERVER, else http://127.0.0.1:8080. A bearer token is read
+from --token-file, else $TOLLGATE_TOKEN (a server started without --tokens needs none).
+
+`approve` and `reject` fetch the approval, recompute the request's hash here and refuse (nothing
+signed) when it differs from the hash the server names: the signature is over the request shown.
+The request, its tier, the policies that set it and the recommendation go to stderr first.
+
+Examples:
+  tollgate approvals list
+  tollgate approvals show apr_0123456789abcdef0123456789abcdef
+  tollgate approvals approve apr_0123456789abcdef0123456789abcdef --approver 'Human::\"alice\"' --key alice.key
+
+Exit codes: 0 done (for approve/reject: posted and counted), 1 posted but not counted (or not
+confirmed), 2 could not run (network, a server error with its message, a request whose hash does
+not match, a request that is not pending).";
 
 const LINT_HELP: &str = "\
 Rules (ids are stable; `docs/lint.md` has an example of each):
@@ -596,6 +632,254 @@ pub struct VerifyArgs {
     pub audit: AuditArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// The server's entities: the principal of every request must be one of them.
+    #[arg(long, value_name = "FILE")]
+    pub entities: Option<PathBuf>,
+    /// Approvers' public keys ({"Human::\"alice\"": "ed25519:...", ...}); without it no approval
+    /// counts.
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+    /// The database: sqlite://PATH or postgres://USER:PASSWORD@HOST[:PORT]/DB.
+    #[arg(long, value_name = "URL", default_value = tollgate_server::DEFAULT_DB)]
+    pub db: DbUrl,
+    /// Where to listen; port 0 picks a free port (printed on start).
+    #[arg(long, value_name = "ADDR", default_value = tollgate_server::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// Bearer tokens and their roles; without it the server accepts loopback clients only.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
+    /// The key that signs every audit record (a `tollgate keygen` file).
+    #[arg(long, value_name = "FILE")]
+    pub audit_key: Option<PathBuf>,
+    /// How long an approval request waits for humans before it expires: e.g. 30m, 4h, 24h.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub pending_ttl: PendingTtl,
+    /// Post CloudEvents about approval requests to this URL (needs --webhook-secret).
+    #[arg(long, value_name = "URL", requires = "webhook_secret")]
+    pub webhook: Option<WebhookUrl>,
+    /// The file holding the webhook's HMAC-SHA256 secret.
+    #[arg(long, value_name = "FILE", requires = "webhook")]
+    pub webhook_secret: Option<PathBuf>,
+}
+
+/// `--db`: a `sqlite:` or `postgres://` URL. A bad one is refused without echoing it, since a
+/// PostgreSQL URL holds a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbUrl(pub String);
+
+impl std::str::FromStr for DbUrl {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if known
+            .iter()
+            .any(|k| text.starts_with(k) && text.len() > k.len())
+        {
+            Ok(Self(text.to_string()))
+        } else {
+            Err("expected sqlite://PATH or postgres://USER:PASSWORD@HOST[:PORT]/DB".into())
+        }
+    }
+}
+
+/// `--pending-ttl`: a whole, non-zero number of seconds (humantime: 30m, 4h, 1d).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingTtl(pub std::time::Duration);
+
+impl std::str::FromStr for PendingTtl {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) if !d.is_zero() && d.subsec_nanos() == 0 => Ok(Self(d)),
+            _ => Err(format!("`{text}`: expected a duration like 30m, 4h or 24h")),
+        }
+    }
+}
+
+/// `--webhook`: an http:// or https:// URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl(pub String);
+
+impl std::str::FromStr for WebhookUrl {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match reqwest::Url::parse(text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Ok(Self(url.to_string()))
+            }
+            _ => Err("expected an http:// or https:// URL".into()),
+        }
+    }
+}
+
+/// A `tollgate serve` approval id: `apr_` and 32 lowercase hex digits. Checked before it goes
+/// into a URL, so an id can never change the path asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalId(String);
+
+impl ApprovalId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for ApprovalId {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let hex = text.strip_prefix("apr_").unwrap_or_default();
+        if hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(Self(text.to_string()))
+        } else {
+            Err(format!(
+                "`{}`: expected an approval id, apr_ and 32 hex digits",
+                crate::render::shown(text)
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for ApprovalId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A server's base URL: `http` or `https`, with a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUrl(pub reqwest::Url);
+
+impl std::str::FromStr for ServerUrl {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("`{text}`: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(format!("`{text}`: expected an http:// or https:// URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            return Err(format!(
+                "`{text}`: expected a base URL, without a query, fragment or user"
+            ));
+        }
+        Ok(Self(url))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ApprovalsArgs {
+    /// The server's URL [default: $TOLLGATE_SERVER, else http://127.0.0.1:8080].
+    #[arg(long, value_name = "URL", global = true)]
+    pub server: Option<ServerUrl>,
+    /// A file holding the bearer token [default: $TOLLGATE_TOKEN, else none].
+    #[arg(long, value_name = "FILE", global = true)]
+    pub token_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: ApprovalsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// One line per approval: id, state, tier, approvals missing, principal, action, resource,
+    /// age.
+    List(ApprovalsListArgs),
+    /// One approval: the request, its decision, the recommendation and the records so far.
+    Show(ApprovalsShowArgs),
+    /// Sign an approval of a pending request and send it to the server.
+    Approve(ApprovalsSignArgs),
+    /// Sign a rejection of a pending (or allowed) request and send it to the server.
+    Reject(ApprovalsRejectArgs),
+}
+
+/// An approval's state on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApprovalState {
+    Pending,
+    Allowed,
+    Denied,
+    Expired,
+    Consumed,
+}
+
+impl ApprovalState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Allowed => "allowed",
+            ApprovalState::Denied => "denied",
+            ApprovalState::Expired => "expired",
+            ApprovalState::Consumed => "consumed",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ApprovalsListArgs {
+    /// Only approvals in this state (the server's default when not given).
+    #[arg(long, value_enum)]
+    pub state: Option<ApprovalState>,
+    /// Output format (json: the server's answer as it sent it).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ApprovalsShowArgs {
+    /// The approval id (apr_...).
+    #[arg(value_name = "ID")]
+    pub id: ApprovalId,
+    /// Output format (json: the server's answer as it sent it).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Who signs, with which key, and whether to ask first.
+#[derive(Debug, Args)]
+pub struct SignerArgs {
+    /// Who signs, e.g. 'Human::"alice"'; must match the key file.
+    #[arg(long, value_name = "ENTITY")]
+    pub approver: EntityRef,
+    /// The approver's private key file.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Sign without asking for confirmation (for scripts; needed when stdin is not a terminal).
+    /// What is signed is still shown on stderr.
+    #[arg(long)]
+    pub yes: bool,
+    /// Output format of the server's answer.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ApprovalsSignArgs {
+    /// The approval id (apr_...).
+    #[arg(value_name = "ID")]
+    pub id: ApprovalId,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// How long the approval stays valid: e.g. 30m, 1h, 2h30m (at most 24h).
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub ttl: Ttl,
+    /// Why: the evidence the approval rests on.
+    #[arg(long, value_name = "TEXT")]
+    pub evidence: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApprovalsRejectArgs {
+    /// The approval id (apr_...).
+    #[arg(value_name = "ID")]
+    pub id: ApprovalId,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Why the request is rejected.
+    #[arg(long, value_name = "TEXT")]
+    pub evidence: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check that no record was edited, removed, inserted or reordered, and that no request
@@ -630,6 +914,12 @@ pub struct AuditVerifyArgs {
     /// needs --pubkey, and with --pubkey the head must be signed by it. `-` reads stdin.
     #[arg(long, value_name = "FILE|-")]
     pub head_file: Option<PathBuf>,
+    /// The file is a slice of a longer log (as `tollgate serve` exports it with
+    /// `GET /v1/audit?after=HASH`) following the record with this hash: the slice's first record
+    /// must chain to it instead of starting the log. Record numbers, the count, and
+    /// --head/--count/--head-file then speak of the slice alone.
+    #[arg(long, value_name = "sha256:...")]
+    pub after: Option<Sha256Digest>,
     /// The audit key's public key (`ed25519:...`, or a file holding it or the key file): every
     /// record must be signed by it. This catches an edited newest record, not a cut-off tail:
     /// for that, check against a stored head (--head-file, or --head/--count).
@@ -663,7 +953,61 @@ pub struct AuditHeadArgs {
 
 #[cfg(test)]
 mod tests {
-    use super::Ttl;
+    use super::{ApprovalId, DbUrl, PendingTtl, ServerUrl, Ttl};
+
+    #[test]
+    fn serve_defaults_are_the_servers() {
+        assert_eq!(
+            "24h".parse::<PendingTtl>().map(|t| t.0),
+            Ok(tollgate_server::DEFAULT_PENDING_TTL)
+        );
+        for bad in ["0s", "1500ms", "", "soon"] {
+            assert!(bad.parse::<PendingTtl>().is_err(), "{bad}");
+        }
+        assert!(tollgate_server::DEFAULT_DB.parse::<DbUrl>().is_ok());
+        assert!(
+            tollgate_server::DEFAULT_LISTEN
+                .parse::<std::net::SocketAddr>()
+                .is_ok()
+        );
+        // A refused database URL is not echoed: it may hold a password.
+        let e = "mysql://u:s3cret@h/db".parse::<DbUrl>().unwrap_err();
+        assert!(!e.contains("s3cret"), "{e}");
+        assert!("postgres://".parse::<DbUrl>().is_err());
+    }
+
+    #[test]
+    fn approval_ids_and_server_urls_are_checked() {
+        assert!(
+            "apr_0123456789abcdef0123456789abcdef"
+                .parse::<ApprovalId>()
+                .is_ok()
+        );
+        for bad in [
+            "apr_0123456789ABCDEF0123456789abcdef",
+            "apr_0123456789abcdef0123456789abcde",
+            "apr_0123456789abcdef0123456789abcdef0",
+            "0123456789abcdef0123456789abcdef",
+            "apr_../../v1/admin/reload0000000000",
+        ] {
+            assert!(bad.parse::<ApprovalId>().is_err(), "{bad}");
+        }
+        assert!("http://127.0.0.1:8080".parse::<ServerUrl>().is_ok());
+        assert!(
+            "https://tollgate.example/base/"
+                .parse::<ServerUrl>()
+                .is_ok()
+        );
+        for bad in [
+            "ftp://h",
+            "127.0.0.1:8080",
+            "http://u:p@h",
+            "http://h/?q=1",
+            "file:///x",
+        ] {
+            assert!(bad.parse::<ServerUrl>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn ttl_forms_and_cap() {

@@ -6,9 +6,11 @@
 
 mod args;
 mod audit_log;
+mod client;
 mod commands;
 mod io;
 mod render;
+mod signing;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -89,6 +91,8 @@ fn run(command: Command) -> miette::Result<u8> {
         Command::Bench(args) => commands::bench::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
         Command::Approve(args) => commands::approve::run(args),
+        Command::Approvals(args) => commands::approvals::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Lint(args) => commands::lint::run(args),

@@ -240,6 +240,108 @@ fn audit_log_records_decide_and_verify_and_detects_tampering() {
 }
 
 #[test]
+fn audit_verify_after_checks_a_slice_of_a_longer_log() {
+    let (_desk, log, audit_key, pubkey) = audit_desk();
+    for at in [
+        "2026-06-01T12:00:00Z",
+        "2026-06-01T12:01:00Z",
+        "2026-06-01T12:02:00Z",
+    ] {
+        assert_eq!(signed_decide(&log, &audit_key, at).status.code(), Some(0));
+    }
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 3);
+    let hash_of = |line: &str| {
+        record_hash(&serde_json::from_str(line).unwrap())
+            .unwrap()
+            .to_string()
+    };
+    let slice = log.with_file_name("slice.jsonl");
+    std::fs::write(
+        &slice,
+        format!(
+            "{}
+{}
+",
+            lines[1], lines[2]
+        ),
+    )
+    .unwrap();
+    let before = hash_of(&lines[0]);
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["audit", "verify", s(&slice)];
+        args.extend_from_slice(extra);
+        tollgate(&args)
+    };
+
+    // The right --after: intact, the slice's own count and head; --head/--count/--pubkey apply
+    // to the slice.
+    let out = verify(&["--after", &before, "--pubkey", &pubkey]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let head = hash_of(&lines[2]);
+    assert!(
+        text(&out.stdout).contains(&format!("intact, 2 records, head {head}")),
+        "{}",
+        text(&out.stdout)
+    );
+    let anchored = verify(&["--after", &before, "--head", &head, "--count", "2"]);
+    assert_eq!(
+        anchored.status.code(),
+        Some(0),
+        "{}",
+        text(&anchored.stdout)
+    );
+    assert_eq!(
+        verify(&["--after", &before, "--count", "3"]).status.code(),
+        Some(1)
+    );
+
+    // Without --after, or with the wrong one: the first line does not chain.
+    for extra in [vec![], vec!["--after", head.as_str()]] {
+        let out = verify(&extra);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert!(
+            text(&out.stdout).contains(":1: TAMPERED"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    // Not a digest: a usage error naming the flag.
+    let bad = verify(&["--after", "sha256:zz"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("--after"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    // An edited record in the slice breaks the next link.
+    std::fs::write(
+        &slice,
+        format!(
+            "{}
+{}
+",
+            lines[1].replace("\"dual\"", "\"auto\""),
+            lines[2]
+        ),
+    )
+    .unwrap();
+    assert!(lines[1].contains("\"dual\""));
+    let out = verify(&["--after", &before]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains(":2: TAMPERED"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
 fn concurrent_appenders_keep_one_valid_chain() {
     // A tiny schema-less pack keeps each process cheap; the lock is what is under test.
     let dir = tempfile::tempdir().unwrap();

@@ -27,6 +27,7 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
                 None => (args.head, args.count),
             };
             let check = ChainCheck {
+                after: args.after,
                 head,
                 count,
                 pubkey,

@@ -1,6 +1,7 @@
 //! One module per subcommand: each parses nothing itself (clap did), calls the engine and hands
 //! the result to a renderer.
 
+pub mod approvals;
 pub mod approve;
 pub mod audit;
 pub mod bench;
@@ -12,6 +13,7 @@ pub mod fmt;
 pub mod hash;
 pub mod keygen;
 pub mod lint;
+pub mod serve;
 pub mod simulate;
 pub mod test;
 pub mod verify;

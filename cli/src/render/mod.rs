@@ -7,6 +7,7 @@
 //! (reordered text) in front of the person reading. [`shown`] escapes them. JSON, SARIF and CSV
 //! carry the exact text (JSON escapes control characters itself; CSV quotes fields).
 
+pub mod approvals;
 pub mod decision;
 pub mod diff;
 pub mod junit;

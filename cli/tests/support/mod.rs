@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each test file uses part of it")]
 
 pub mod desk;
+pub mod fake_server;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

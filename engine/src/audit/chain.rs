@@ -37,6 +37,11 @@ pub struct ChainProblem {
 /// What to check a log against beyond its own chain.
 #[derive(Debug, Clone, Default)]
 pub struct ChainCheck {
+    /// The text is a slice of a longer chain (as `GET /v1/audit?after=HASH` exports it), and
+    /// this is the hash of the record just before it: the slice's first record's `prev` must be
+    /// this hash instead of `null`. Counts, `head` and `count` then speak of the slice alone:
+    /// record 1 is the slice's first record.
+    pub after: Option<Sha256Digest>,
     /// A head hash stored elsewhere: it must be the hash of a record in the log (of record
     /// `count` when both are given).
     pub head: Option<Sha256Digest>,
@@ -114,16 +119,22 @@ pub fn audit_chain(text: &str, check: &ChainCheck) -> Result<ChainReport, ChainP
                 }
             }
         }
-        let expected = hashes.last().map(ToString::to_string);
+        let expected = hashes
+            .last()
+            .or(check.after.as_ref())
+            .map(ToString::to_string);
         if record.prev() != expected.as_deref() {
             return Err(ChainProblem {
                 line: index,
-                message: match expected {
-                    None => {
+                message: match (&expected, hashes.is_empty()) {
+                    (None, _) => {
                         "the first record must have `prev: null`: records before it were removed"
                             .into()
                     }
-                    Some(_) => format!(
+                    (Some(after), true) => format!(
+                        "the first record's `prev` must be the hash the slice follows ({after}): records before it were removed or the slice does not follow that record"
+                    ),
+                    (Some(_), false) => format!(
                         "`prev` does not match the hash of line {}: a record was edited, removed, inserted or reordered",
                         index - 1
                     ),
@@ -250,4 +261,117 @@ fn lines(text: &str) -> Result<Vec<(usize, &str)>, ChainProblem> {
         out.push((number, line));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// `n` chained records, as log lines, each with its hash.
+    fn chain(n: usize) -> Vec<(String, Sha256Digest)> {
+        let mut out: Vec<(String, Sha256Digest)> = Vec::new();
+        for i in 0..n {
+            let prev = out.last().map(|(_, h)| h.to_string());
+            let record = json!({"kind": "decision", "request_hash": format!("sha256:{i:064x}"), "prev": prev});
+            let hash = record_hash(&record).unwrap();
+            out.push((record.to_string(), hash));
+        }
+        out
+    }
+
+    fn text(lines: &[(String, Sha256Digest)]) -> String {
+        lines.iter().map(|(l, _)| format!("{l}\n")).collect()
+    }
+
+    fn after(hash: Sha256Digest) -> ChainCheck {
+        ChainCheck {
+            after: Some(hash),
+            ..ChainCheck::default()
+        }
+    }
+
+    #[test]
+    fn a_slice_verifies_after_the_hash_of_the_record_before_it() {
+        let all = chain(5);
+        let slice = &all[2..];
+        let head = verify_chain(&text(slice), &after(all[1].1)).unwrap();
+        assert_eq!(head.count, 3, "counts are the slice's own");
+        assert_eq!(head.head, Some(all[4].1));
+        // The whole log still verifies without it, and a slice from the start with none.
+        assert_eq!(
+            verify_chain(&text(&all), &ChainCheck::default())
+                .unwrap()
+                .count,
+            5
+        );
+    }
+
+    #[test]
+    fn a_slice_fails_without_after_or_with_a_wrong_one() {
+        let all = chain(5);
+        let slice = text(&all[2..]);
+        let missing = verify_chain(&slice, &ChainCheck::default()).unwrap_err();
+        assert_eq!(missing.line, 1);
+        assert!(missing.message.contains("prev: null"), "{missing}");
+        for wrong in [all[0].1, all[2].1, Sha256Digest::of_bytes(b"x")] {
+            let problem = verify_chain(&slice, &after(wrong)).unwrap_err();
+            assert_eq!(problem.line, 1, "after {wrong}");
+            assert!(problem.message.contains(&wrong.to_string()), "{problem}");
+        }
+        // A log from the start is not a slice after anything.
+        assert_eq!(
+            verify_chain(&text(&all), &after(all[0].1))
+                .unwrap_err()
+                .line,
+            1
+        );
+    }
+
+    #[test]
+    fn an_edited_record_in_a_slice_fails_at_the_next_link() {
+        let all = chain(5);
+        let mut slice: Vec<(String, Sha256Digest)> = all[1..].to_vec();
+        slice[1].0 = slice[1].0.replace("\"decision\"", "\"verification\"");
+        let problem = verify_chain(&text(&slice), &after(all[0].1)).unwrap_err();
+        assert_eq!(problem.line, 3);
+        // Editing the slice's first record's `prev` breaks the link to `after`.
+        let mut first = all[1..].to_vec();
+        first[0].0 = first[0]
+            .0
+            .replace(&all[0].1.to_string(), &all[1].1.to_string());
+        assert_eq!(
+            verify_chain(&text(&first), &after(all[0].1))
+                .unwrap_err()
+                .line,
+            1
+        );
+    }
+
+    #[test]
+    fn head_and_count_apply_to_the_slice() {
+        let all = chain(5);
+        let slice = text(&all[2..]);
+        let anchored = ChainCheck {
+            after: Some(all[1].1),
+            head: Some(all[4].1),
+            count: Some(3),
+            pubkey: None,
+        };
+        assert!(verify_chain(&slice, &anchored).is_ok());
+        // The whole log's count is more than the slice holds.
+        let whole_count = ChainCheck {
+            count: Some(5),
+            ..anchored.clone()
+        };
+        assert_eq!(verify_chain(&slice, &whole_count).unwrap_err().line, 4);
+        // A head before the slice is not in it.
+        let earlier_head = ChainCheck {
+            head: Some(all[1].1),
+            count: None,
+            ..anchored
+        };
+        assert!(verify_chain(&slice, &earlier_head).is_err());
+    }
 }
