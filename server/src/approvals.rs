@@ -214,6 +214,7 @@ pub fn view(
         "missing": assessed.missing,
         "request": read(&row.request),
         "request_hash": row.request_hash,
+        "entities": read(&row.extra_entities),
         "decision": read(&row.decision),
         "recommendation": row.recommendation.as_deref().map(read),
         "created_at": from_millis(row.created_ms).map(|t| t.to_rfc3339()),

@@ -94,6 +94,45 @@ async fn added_entities_cannot_change_who_acts_or_who_approves() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn different_added_facts_are_a_different_call_and_approvers_see_them() {
+    let (_fixture, server, gateway) = setup().await;
+    let approver = Client::new(&server.base, Some(APPROVER));
+    let request = with_id(single_request(), "facts-call-1");
+    let ticket = |id: &str| json!([{"uid": {"type": "Document", "id": id}, "attrs": {"classification": "internal"}, "parents": []}]);
+    let with_a = gateway
+        .post(
+            "/v1/decide",
+            &json!({"request": request, "entities": ticket("CHG-1")}),
+        )
+        .await;
+    assert_eq!(with_a.status, 200, "{}", with_a.text);
+    let with_b = gateway
+        .post(
+            "/v1/decide",
+            &json!({"request": request, "entities": ticket("CHG-2")}),
+        )
+        .await;
+    let without = gateway.decide(&request).await;
+    let ids: std::collections::BTreeSet<_> = [&with_a, &with_b, &without]
+        .iter()
+        .map(|a| a.body["approval"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        3,
+        "facts that differ must not share an approval: {ids:?}"
+    );
+    let id = with_a.body["approval"]["id"].as_str().unwrap();
+    let shown = approver.get(&format!("/v1/approvals/{id}")).await;
+    assert_eq!(
+        shown.body["entities"][0]["uid"]["id"], "CHG-1",
+        "{}",
+        shown.text
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_hold_for_every_endpoint() {
     let (fixture, server, gateway) = setup().await;
     let anonymous = Client::new(&server.base, None);

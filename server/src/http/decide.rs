@@ -7,7 +7,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use tollgate_engine::audit::AuditEntry;
-use tollgate_engine::{Decision, ProposedAction, Tier};
+use tollgate_engine::{Decision, ProposedAction, Sha256Digest, Tier};
 
 use super::{ApiError, App, authorize, clock, json_body, new_id, object};
 use crate::approvals::{State as ApprovalState, summary};
@@ -52,6 +52,19 @@ pub async fn decide(
         obj.insert("approval".into(), summary(row, *state));
     }
     Ok(Json(out))
+}
+
+/// The call key: the request without `request_id` and, when the gateway added entities, those
+/// too — the same action on different facts is a different call, approved separately.
+fn call_key(request: &ProposedAction, extra: &[Value]) -> String {
+    let call = request.call_key();
+    if extra.is_empty() {
+        return call.to_string();
+    }
+    let keyed = json!({"call": call.to_string(), "entities": extra});
+    Sha256Digest::of_canonical(&keyed)
+        .unwrap_or(call)
+        .to_string()
 }
 
 /// Decides `request` for `caller` with the server's facts, records the decision in the audit
@@ -109,7 +122,7 @@ pub async fn decide_and_record(
         Tier::Single | Tier::Dual => {
             let new = NewApproval {
                 id: new_id()?,
-                call_key: request.call_key().to_string(),
+                call_key: call_key(&request, &extra),
                 gateway: caller.name.clone(),
                 request: request.to_json().to_string(),
                 request_hash: request.hash().to_string(),
