@@ -9,7 +9,7 @@ use super::chain::{ChainProblem, record_hash};
 use crate::Decision;
 use crate::ProposedAction;
 use crate::approvals::{ApprovalDecision, Outcome, RecordVerdict, Verification};
-use crate::canonical::Sha256Digest;
+use crate::canonical::{Sha256Digest, to_canonical_json};
 use crate::keys::PrivateKey;
 use crate::timestamp::Timestamp;
 
@@ -145,6 +145,106 @@ pub fn sign_linked(
         );
     }
     AuditRecord::from_json(record)
+}
+
+/// A record prepared for chaining: its canonical entries and its line, ready for `prev` (and a
+/// few entries known only then) to be added. Building one is most of the cost of [`seal`] and
+/// needs nothing but the record, so a service builds it where the record is made, in parallel;
+/// [`Prelinked::seal`] does only the sequential part (one SHA-256 and the signature) in the
+/// writer that owns the chain.
+#[derive(Debug, Clone)]
+pub struct Prelinked {
+    /// `(key, "key":value)` in canonical order.
+    entries: Vec<(String, String)>,
+    /// The record's line without its closing brace, in its own field order.
+    line: String,
+}
+
+/// `"key":value` in canonical form.
+fn canonical_entry(key: &str, value: &Value) -> Result<String, SealError> {
+    let mut single = serde_json::Map::new();
+    single.insert(key.to_string(), value.clone());
+    let text = to_canonical_json(&Value::Object(single)).map_err(|_| SealError::NonInteger)?;
+    text.strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .map(String::from)
+        .ok_or(SealError::NotAnObject)
+}
+
+fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+impl Prelinked {
+    /// Prepares `record` (a JSON object with string `time` and `kind`; any `prev` or
+    /// `signature` in it is dropped).
+    pub fn new(mut record: Value) -> Result<Prelinked, SealError> {
+        let obj = record.as_object_mut().ok_or(SealError::NotAnObject)?;
+        if !obj.get("kind").is_some_and(Value::is_string)
+            || !obj.get("time").is_some_and(Value::is_string)
+        {
+            return Err(SealError::NotAnObject);
+        }
+        obj.remove("signature");
+        obj.remove("prev");
+        let mut entries = Vec::with_capacity(obj.len());
+        for (key, value) in obj.iter() {
+            entries.push((key.clone(), canonical_entry(key, value)?));
+        }
+        entries.sort_by(|a, b| key_order(&a.0, &b.0));
+        let mut line = record.to_string();
+        line.pop();
+        Ok(Prelinked { entries, line })
+    }
+
+    /// Chains the record to `prev`, adds `extra` entries (keys the record does not have;
+    /// those it has are refused) and signs it: the record's line and its hash, as [`seal`]
+    /// gives them for the same record.
+    pub fn seal(
+        &self,
+        prev: Option<Sha256Digest>,
+        extra: &serde_json::Map<String, Value>,
+        key: Option<&PrivateKey>,
+    ) -> Result<(String, Sha256Digest), SealError> {
+        let prev_value = json!(prev.map(|p| p.to_string()));
+        let mut added = Vec::with_capacity(extra.len() + 1);
+        added.push(("prev".to_string(), canonical_entry("prev", &prev_value)?));
+        for (k, v) in extra {
+            if k == "prev" || k == "signature" || self.entries.iter().any(|(have, _)| have == k) {
+                return Err(SealError::NotAnObject);
+            }
+            added.push((k.clone(), canonical_entry(k, v)?));
+        }
+        let mut all: Vec<&(String, String)> = self.entries.iter().chain(added.iter()).collect();
+        all.sort_by(|a, b| key_order(&a.0, &b.0));
+        let mut canonical = String::with_capacity(self.line.len() + 128);
+        canonical.push('{');
+        for (i, (_, entry)) in all.iter().enumerate() {
+            if i > 0 {
+                canonical.push(',');
+            }
+            canonical.push_str(entry);
+        }
+        canonical.push('}');
+        let hash = Sha256Digest::of_bytes(canonical.as_bytes());
+        let mut line = String::with_capacity(self.line.len() + 256);
+        line.push_str(&self.line);
+        for (k, v) in extra {
+            line.push(',');
+            line.push_str(&Value::String(k.clone()).to_string());
+            line.push(':');
+            line.push_str(&v.to_string());
+        }
+        line.push_str(",\"prev\":");
+        line.push_str(&prev_value.to_string());
+        if let Some(key) = key {
+            line.push_str(",\"signature\":\"");
+            line.push_str(&key.sign(hash.to_string().as_bytes()));
+            line.push('"');
+        }
+        line.push('}');
+        Ok((line, hash))
+    }
 }
 
 /// Why [`seal`] refused a record.
@@ -300,6 +400,64 @@ impl fmt::Display for AuditRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prelinked_record_seals_as_seal_does() {
+        use crate::audit::{ChainCheck, verify_chain};
+        let key = PrivateKey::from_seed([9; 32]);
+        let records = [
+            json!({"time": "2026-06-01T00:00:00Z", "kind": "decision",
+                   "request": {"context": {"prev": null, "z\u{e9}": [1, "a\"b"]}},
+                   "approval": {"id": "apr_1"}, "zeta": 1, "outcome": null}),
+            json!({"kind": "record", "time": "2026-06-01T00:00:01Z", "prev": "stale", "signature": "old"}),
+            json!({"time": "t", "kind": "k", "a": 1, "prevx": 2, "pre": 3, "\u{1F600}": 4, "\u{FFFD}": 5}),
+        ];
+        let mut prev = None;
+        let mut log = String::new();
+        for record in records {
+            let (sealed, hash) = seal(record.clone(), prev, Some(&key)).unwrap();
+            let (line, pre_hash) = Prelinked::new(record)
+                .unwrap()
+                .seal(prev, &serde_json::Map::new(), Some(&key))
+                .unwrap();
+            assert_eq!(pre_hash, hash);
+            assert_eq!(AuditRecord::parse(&line, 1).unwrap().hash().unwrap(), hash);
+            assert_eq!(
+                crate::json::parse(&line).unwrap()["signature"],
+                sealed.as_json()["signature"]
+            );
+            log.push_str(&line);
+            log.push('\n');
+            prev = Some(hash);
+        }
+        let check = ChainCheck {
+            pubkey: Some(key.public_key()),
+            ..ChainCheck::default()
+        };
+        assert_eq!(verify_chain(&log, &check).unwrap().head, prev);
+        // Entries added at sealing hash as if the record had them.
+        let base = json!({"time": "t", "kind": "decision", "zz": 1});
+        let extra = json!({"approval": {"id": "apr_2", "state": "pending"}, "zzz": [1]});
+        let mut whole = base.clone();
+        whole
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let (_, hash) = seal(whole, prev, None).unwrap();
+        let (line, pre_hash) = Prelinked::new(base.clone())
+            .unwrap()
+            .seal(prev, extra.as_object().unwrap(), None)
+            .unwrap();
+        assert_eq!(pre_hash, hash);
+        assert_eq!(AuditRecord::parse(&line, 1).unwrap().hash().unwrap(), hash);
+        let clash = json!({"zz": 2});
+        assert!(
+            Prelinked::new(base)
+                .unwrap()
+                .seal(prev, clash.as_object().unwrap(), None)
+                .is_err()
+        );
+    }
 
     #[test]
     fn a_sealed_event_chains_and_verifies_with_the_key() {

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
-use tollgate_engine::audit::AuditEntry;
+use tollgate_engine::audit::{AuditEntry, Prelinked};
 use tollgate_engine::{Decision, ProposedAction, Sha256Digest, Tier};
 
 use super::{ApiError, App, authorize, clock, json_body, new_id, object};
@@ -98,7 +98,7 @@ pub async fn decide_and_record(
         .decide(&request, &entities, at)
         .map_err(|e| ApiError::bad_request(format!("request: {e}")))?;
     app.shared.metrics.decided(decision.tier);
-    let event = AuditEntry {
+    let mut event = AuditEntry {
         time: at,
         request: &request,
         recommendation: recommendation.clone(),
@@ -107,12 +107,14 @@ pub async fn decide_and_record(
     }
     .to_record(None, None)
     .into_json();
+    if let Some(obj) = event.as_object_mut() {
+        obj.insert("gateway".into(), json!(caller.name));
+    }
+    // Canonicalised here, in parallel with other requests: the writer only chains and signs.
+    let event =
+        Prelinked::new(event).map_err(|e| ApiError::unavailable(format!("audit record: {e}")))?;
     match decision.tier {
         Tier::Auto | Tier::Deny => {
-            let mut event = event;
-            if let Some(obj) = event.as_object_mut() {
-                obj.insert("gateway".into(), json!(caller.name));
-            }
             app.writer.write(Op::Decision { event }).await?;
             Ok(Decided {
                 decision,

@@ -11,13 +11,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use rayon::prelude::*;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot};
 use tollgate_engine::Timestamp;
 use tollgate_engine::approvals::{ApprovalDecision, ApprovalRecord};
-use tollgate_engine::audit::{AuditEntry, link, sign_linked};
+use tollgate_engine::audit::{AuditEntry, Prelinked};
 
 use super::read::{
     APPROVAL_COLUMN_COUNT, APPROVAL_COLUMNS, ApprovalRow, StoredRecord, approval_in,
@@ -63,16 +62,16 @@ pub struct NewApproval {
 pub enum Op {
     /// A decision that opens nothing (auto or deny): its audit record.
     Decision {
-        /// The audit record, unsealed.
-        event: Value,
+        /// The audit record, prepared for chaining.
+        event: Prelinked,
     },
     /// A single or dual decision: find the open approval request for the call or open one;
     /// with `consume`, also consume it when it is allowed (AuthZEN).
     Open {
         /// The request to open if none is open.
         new: NewApproval,
-        /// The decision's audit record, unsealed; the approval is added to it.
-        event: Value,
+        /// The decision's audit record, prepared for chaining; the approval is added to it.
+        event: Prelinked,
         /// Consume in the same transaction when allowed.
         consume: bool,
     },
@@ -193,7 +192,8 @@ impl Writer {
 /// What one batch changed, for notifications after its commit.
 #[derive(Default)]
 struct Effects {
-    events: Vec<Value>,
+    /// Audit records, and the entries each gains in the writer.
+    events: Vec<(Prelinked, Map<String, Value>)>,
     opened: u64,
     records: u64,
     consumed: u64,
@@ -281,29 +281,17 @@ async fn commit(shared: &Shared, ops: &[&Op]) -> Result<(Vec<Done>, Effects), St
         results.push(apply(&mut tx, &ctx, op, &mut open, &mut effects).await?);
     }
 
-    // Chain in order (each hash covers the one before), then sign in parallel: signing is most
-    // of the cost of a record, and each signature needs only its own record's hash.
-    let mut linked = Vec::with_capacity(effects.events.len());
-    for event in std::mem::take(&mut effects.events) {
-        let (record, hash) =
-            link(event, prev).map_err(|e| StoreError::Corrupt(format!("audit record: {e}")))?;
+    // Chain in order: each record's hash covers the one before it.
+    let key = shared.audit_key.as_ref();
+    let mut rows: Vec<(i64, String, String)> = Vec::with_capacity(effects.events.len());
+    for (event, extra) in std::mem::take(&mut effects.events) {
+        let (line, hash) = event
+            .seal(prev, &extra, key)
+            .map_err(|e| StoreError::Corrupt(format!("audit record: {e}")))?;
         count += 1;
-        linked.push((count, record, hash));
+        rows.push((count, hash.to_string(), line));
         prev = Some(hash);
     }
-    let key = shared.audit_key.as_ref();
-    let rows: Vec<(i64, String, String)> = tokio::task::block_in_place(|| {
-        linked
-            .into_par_iter()
-            .map(|(seq, record, hash)| {
-                (
-                    seq,
-                    hash.to_string(),
-                    sign_linked(record, &hash, key).to_string(),
-                )
-            })
-            .collect()
-    });
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut sql = String::from("INSERT INTO audit_log (seq, hash, line) VALUES ");
         for i in 0..chunk.len() {
@@ -421,6 +409,23 @@ struct Ctx<'a> {
     ttl_ms: i64,
 }
 
+impl Effects {
+    /// Adds an audit record built in the writer.
+    fn record(&mut self, event: Value) -> Result<(), StoreError> {
+        let event =
+            Prelinked::new(event).map_err(|e| StoreError::Corrupt(format!("audit record: {e}")))?;
+        self.events.push((event, Map::new()));
+        Ok(())
+    }
+
+    /// Adds a prepared record with the approval it concerns.
+    fn decision(&mut self, event: &Prelinked, approval: Value) {
+        let mut extra = Map::new();
+        extra.insert("approval".into(), approval);
+        self.events.push((event.clone(), extra));
+    }
+}
+
 fn time(at: Timestamp) -> Value {
     Value::String(at.to_rfc3339())
 }
@@ -462,7 +467,7 @@ async fn apply(
     }
     match op {
         Op::Decision { event } => {
-            effects.events.push(event.clone());
+            effects.events.push((event.clone(), Map::new()));
             Ok(Done::Logged)
         }
         Op::Open {
@@ -511,14 +516,14 @@ async fn apply(
                     "an outcome was already reported".into(),
                 )));
             }
-            effects.events.push(json!({
+            effects.record(json!({
                 "time": time(ctx.at),
                 "kind": "outcome",
                 "approval_id": id,
                 "request_hash": row.request_hash,
                 "gateway": gateway,
                 "outcome": outcome,
-            }));
+            }))?;
             effects.changed.insert(id.clone());
             Ok(Done::OutcomeStored)
         }
@@ -529,7 +534,7 @@ async fn open(
     conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
     new: &NewApproval,
-    event: &Value,
+    event: &Prelinked,
     consume_now: bool,
     cache: &mut OpenCache,
     effects: &mut Effects,
@@ -555,10 +560,10 @@ async fn open(
         if let Some((row, records)) = existing {
             let assessed = assess(ctx.loaded, &row, &records, ctx.at);
             if !assessed.state.is_closed() {
-                effects.events.push(with(
-                    event.clone(),
-                    json!({"approval": {"id": row.id, "state": assessed.state, "opened": false}, "gateway": new.gateway}),
-                ));
+                effects.decision(
+                    event,
+                    json!({"id": row.id, "state": assessed.state, "opened": false}),
+                );
                 if consume_now && assessed.state == State::Allowed {
                     return match consume(conn, ctx, row, &assessed, effects).await? {
                         Done::Consumed { row } => Ok(Done::Opened {
@@ -619,10 +624,10 @@ async fn open(
                 consumed_ms: None,
                 outcome: None,
             };
-            effects.events.push(with(
-                event.clone(),
-                json!({"approval": {"id": row.id, "state": State::Pending, "opened": true}, "gateway": new.gateway}),
-            ));
+            effects.decision(
+                event,
+                json!({"id": row.id, "state": State::Pending, "opened": true}),
+            );
             effects.changed.insert(row.id.clone());
             effects.opened += 1;
             cache.insert(new.call_key.clone(), Some((row.clone(), Vec::new())));
@@ -694,7 +699,7 @@ async fn post_record(
         .or_else(|| assessed.problem.clone())
         .unwrap_or_else(|| "the request could not be checked".into());
     let record_json = tollgate_engine::json::parse(&line).unwrap_or(Value::Null);
-    effects.events.push(json!({
+    effects.record(json!({
         "time": time(ctx.at),
         "kind": "record",
         "approval_id": id,
@@ -704,7 +709,7 @@ async fn post_record(
         "counted": counted,
         "why": why,
         "state": assessed.state,
-    }));
+    }))?;
     effects.changed.insert(id.to_string());
     effects.records += 1;
     effects.webhooks.push((
@@ -764,10 +769,10 @@ async fn consume(
         decision: &verification.decision,
         verification: Some(verification),
     };
-    effects.events.push(with(
+    effects.record(with(
         entry.to_record(None, None).into_json(),
         json!({"approval_id": row.id, "gateway": row.gateway, "consumed": true}),
-    ));
+    ))?;
     effects.changed.insert(row.id.clone());
     effects.consumed += 1;
     effects.webhooks.push((
