@@ -796,3 +796,70 @@ async fn long_polls_and_queries_stay_bounded() {
     );
     server.stop().await;
 }
+
+/// The inbox reads at most 500 open requests, oldest first, and computes their state after: a
+/// gateway that opens 500 requests (or leaves 500 denied ones behind) hid every newer request
+/// from approvers — here, a denied one is not listed under `?state=denied`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_open_requests_does_not_hide_newer_ones_from_the_inbox() {
+    let (fixture, server, gateway, approver) = setup().await;
+    let mut tasks = Vec::new();
+    for i in 0..500 {
+        let gateway = gateway.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut request = with_id(single_request(), &format!("flood-{i}"));
+            request["context"]["scopes"] = json!([format!("junk:{i}")]);
+            assert_eq!(gateway.decide(&request).await.status, 200);
+        }));
+        if tasks.len() == 50 {
+            for t in tasks.drain(..) {
+                t.await.unwrap();
+            }
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (id, hash) = open(&gateway, &with_id(single_request(), "after-flood")).await;
+    let rejected = post_record(&approver, &id, &fixture.reject("alice", &hash)).await;
+    assert_eq!(
+        rejected.body["approval"]["state"], "denied",
+        "{}",
+        rejected.text
+    );
+    let denied = approver.get("/v1/approvals?state=denied").await;
+    assert_eq!(denied.status, 200);
+    assert!(
+        denied.body["approvals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == id.as_str()),
+        "the denied request is hidden behind 500 older pending ones"
+    );
+    let pending = approver.get("/v1/approvals?state=pending").await;
+    assert_eq!(pending.body["approvals"].as_array().unwrap().len(), 500);
+    assert_eq!(pending.body["truncated"], false, "{:.200}", pending.text);
+    // One more pending request: 501 in that state, 500 shown, and the answer says so.
+    open(&gateway, &with_id(single_request(), "one-more")).await;
+    let pending = approver.get("/v1/approvals?state=pending").await;
+    assert_eq!(pending.body["approvals"].as_array().unwrap().len(), 500);
+    assert_eq!(pending.body["truncated"], true);
+    server.stop().await;
+}
+
+/// What approvers are shown is what they sign: the shown request, parsed and hashed as the CLI
+/// does, gives `request_hash`, for awkward strings and integers at the edges of i64.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shown_request_hashes_to_the_request_hash() {
+    let (_fixture, server, gateway, approver) = setup().await;
+    let mut request = with_id(single_request(), "hash-\u{2028}\u{202e}é😀\"\\/\u{0001}");
+    request["context"]["recommendation"] =
+        json!({"summary": "\u{fffd}\u{0}\u{7f}<script>", "rationale": "\u{feff}\r\n\t"});
+    let (id, hash) = open(&gateway, &request).await;
+    let shown = approver.get(&format!("/v1/approvals/{id}")).await;
+    assert_eq!(shown.body["request_hash"], hash.as_str());
+    let parsed = tollgate_engine::ProposedAction::from_json(&shown.body["request"]).unwrap();
+    assert_eq!(parsed.hash().to_string(), hash);
+    server.stop().await;
+}
