@@ -863,3 +863,28 @@ async fn the_shown_request_hashes_to_the_request_hash() {
     assert_eq!(parsed.hash().to_string(), hash);
     server.stop().await;
 }
+
+/// A reload that makes the action `deny` denies an allowed, unconsumed request at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_to_deny_denies_an_allowed_request() {
+    let (fixture, server, gateway, approver) = setup().await;
+    let admin = Client::new(&server.base, Some(ADMIN));
+    let (id, hash) = open(&gateway, &with_id(single_request(), "to-deny")).await;
+    let posted = post_record(&approver, &id, &fixture.approve("carol", &hash)).await;
+    assert_eq!(posted.body["approval"]["state"], "allowed");
+    std::fs::write(
+        fixture.config.policies.join("zz-freeze.cedar"),
+        "forbid (principal, action == Action::\"add_token_scope\", resource);\n",
+    )
+    .unwrap();
+    let reloaded = admin.post("/v1/admin/reload", &json!({})).await;
+    assert_eq!(reloaded.status, 200, "{}", reloaded.text);
+    let shown = gateway.get(&format!("/v1/approvals/{id}")).await;
+    assert_eq!(shown.body["state"], "denied", "{}", shown.text);
+    assert_eq!(consume(&gateway, &id).await.status, 409);
+    let authzen = gateway
+        .post("/access/v1/evaluation", &authzen_single("to-deny"))
+        .await;
+    assert_eq!(authzen.body["decision"], false, "{}", authzen.text);
+    server.stop().await;
+}
