@@ -16,9 +16,12 @@ use tollgate_engine::approvals::ApprovalRecord;
 use super::{ApiError, App, authorize, clock, json_body, object};
 use crate::approvals::{State as ApprovalState, assess, view};
 use crate::state::millis;
-use crate::store::read::Listing;
+use crate::store::read::{LIST_LIMIT, Listing};
 use crate::store::writer::{Done, Op};
 use crate::tokens::{Caller, Role};
+
+/// The most pages of [`LIST_LIMIT`] rows one inbox listing reads.
+const MAX_LIST_PAGES: usize = 20;
 
 /// The longest `?wait=` honoured, in seconds.
 pub const MAX_WAIT_SECONDS: u64 = 300;
@@ -49,21 +52,46 @@ pub async fn list(
         ApprovalState::Consumed => Listing::Consumed,
     };
     let at = clock()?;
-    let rows = app
-        .shared
-        .store
-        .list(listing, millis(at))
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
     let loaded = app.shared.loaded();
-    let approvals: Vec<Value> = rows
-        .iter()
-        .filter_map(|(row, records)| {
+    // The state is computed, not stored, so the database cannot filter on it: read page after
+    // page until the answer is full. Otherwise the oldest 500 open requests — say, a gateway's
+    // flood of pending or denied ones — would hide every newer request from the inbox.
+    let limit = usize::try_from(LIST_LIMIT).unwrap_or(usize::MAX);
+    let mut approvals: Vec<Value> = Vec::new();
+    let mut after: Option<(i64, String)> = None;
+    let mut truncated = false;
+    for _ in 0..MAX_LIST_PAGES {
+        let rows = app
+            .shared
+            .store
+            .list(listing, millis(at), after.as_ref())
+            .await
+            .map_err(|e| ApiError::unavailable(e.to_string()))?;
+        for (row, records) in &rows {
             let assessed = assess(&loaded, row, records, at);
-            (assessed.state == wanted).then(|| view(row, records, &assessed, at))
-        })
-        .collect();
-    Ok(Json(json!({ "approvals": approvals })))
+            if assessed.state == wanted {
+                if approvals.len() == limit {
+                    truncated = true;
+                    break;
+                }
+                approvals.push(view(row, records, &assessed, at));
+            }
+        }
+        after = match rows.last() {
+            Some((row, _)) if rows.len() == limit && !truncated => {
+                Some((row.created_ms, row.id.clone()))
+            }
+            _ => None,
+        };
+        if after.is_none() {
+            break;
+        }
+    }
+    // Pages left unread count as truncated too.
+    let truncated = truncated || after.is_some();
+    Ok(Json(
+        json!({ "approvals": approvals, "truncated": truncated }),
+    ))
 }
 
 /// Approvers see every request; a gateway only those it opened.

@@ -13,8 +13,9 @@ use serde_json::{Map, Value, json};
 use tollgate_engine::{EntityRef, ProposedAction, Tier};
 
 use super::decide::decide_and_record;
-use super::{ApiError, App, authorize, json_body, object};
-use crate::approvals::summary;
+use super::{ApiError, App, authorize, clock, json_body, object};
+use crate::approvals::{State as ApprovalState, assess, summary};
+use crate::store::writer::{Done, Op};
 use crate::tokens::{Caller, Role};
 
 /// The most evaluations one `evaluations` call may hold.
@@ -102,7 +103,10 @@ pub async fn configuration(headers: HeaderMap) -> Json<Value> {
 }
 
 async fn evaluate(app: &App, caller: &Caller, request: ProposedAction) -> Result<Value, ApiError> {
-    let decided = decide_and_record(app, caller, request, Vec::new(), None, true).await?;
+    // Not consumed inside the decide: the call's open request may have been opened by another
+    // gateway token acting for the same principal, and only its opener may take it. The consume
+    // below is conditional on the revision it checks, so exactly one taker still wins.
+    let decided = decide_and_record(app, caller, request, Vec::new(), None, false).await?;
     let decision = &decided.decision;
     let mut context = json!({
         "tier": decision.tier,
@@ -113,15 +117,52 @@ async fn evaluate(app: &App, caller: &Caller, request: ProposedAction) -> Result
     });
     let allowed = match (&decided.approval, decision.tier) {
         (_, Tier::Auto) => true,
-        (Some((row, state, consumed)), _) => {
+        (Some((row, state, _)), _) => {
+            let (state, consumed) =
+                if *state == ApprovalState::Allowed && row.gateway == caller.name {
+                    take(app, caller, &row.id).await?
+                } else {
+                    (*state, false)
+                };
             if let Some(obj) = context.as_object_mut() {
-                obj.insert("approval".into(), summary(row, *state));
+                obj.insert("approval".into(), summary(row, state));
             }
-            *consumed
+            consumed
         }
         _ => false,
     };
     Ok(json!({"decision": allowed, "context": context}))
+}
+
+/// Consumes the caller's allowed approval request `id`: (its state after, whether this call took
+/// it). Refused (taken or changed meanwhile): not taken, with the state as it reads now.
+async fn take(app: &App, caller: &Caller, id: &str) -> Result<(ApprovalState, bool), ApiError> {
+    match app
+        .writer
+        .write(Op::Consume {
+            id: id.to_string(),
+            gateway: caller.name.clone(),
+        })
+        .await?
+    {
+        Done::Consumed { .. } => Ok((ApprovalState::Consumed, true)),
+        Done::Refused(_) => {
+            let found = app
+                .shared
+                .store
+                .approval(id)
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))?;
+            let Some((row, records)) = found else {
+                return Err(ApiError::not_found("no such approval request"));
+            };
+            let assessed = assess(&app.shared.loaded(), &row, &records, clock()?);
+            Ok((assessed.state, false))
+        }
+        other => Err(ApiError::unavailable(format!(
+            "unexpected write result: {other:?}"
+        ))),
+    }
 }
 
 /// One AuthZEN request (with defaults for the fields it leaves out) as a Cedar request.

@@ -163,6 +163,7 @@ impl From<Refusal> for ApiError {
 pub fn authorize(app: &App, headers: &HeaderMap, role: Role) -> Result<Caller, ApiError> {
     let loaded = app.shared.loaded();
     let Some(tokens) = &loaded.tokens else {
+        from_this_machine(headers)?;
         let local = Caller::local();
         return if local.has(role) {
             Ok(local)
@@ -196,6 +197,68 @@ pub fn authorize(app: &App, headers: &HeaderMap, role: Role) -> Result<Caller, A
     Ok(caller.clone())
 }
 
+/// Without `--tokens` the server trusts whoever reaches loopback, so it must be sure the caller
+/// is a local program and not a web page the local user is visiting: a page can reach
+/// 127.0.0.1 through DNS rebinding (its own name resolving to loopback, sent as `Host`) or by a
+/// cross-site form POST (sent with an `Origin`). Both are refused.
+fn from_this_machine(headers: &HeaderMap) -> Result<(), ApiError> {
+    let host = headers
+        .get(header::HOST)
+        .map(|h| h.to_str().unwrap_or("(not text)"))
+        .unwrap_or("");
+    if !is_loopback_authority(host) {
+        return Err(ApiError::forbidden(format!(
+            "Host {host:?}: without --tokens the server answers only loopback names (localhost, 127.0.0.1, [::1])"
+        )));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let text = origin.to_str().unwrap_or("(not text)");
+        let local = text
+            .strip_prefix("http://")
+            .or_else(|| text.strip_prefix("https://"))
+            .is_some_and(is_loopback_authority);
+        if !local {
+            return Err(ApiError::forbidden(format!(
+                "Origin {text:?}: without --tokens the server refuses requests from web pages of other origins"
+            )));
+        }
+    }
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
+        return Err(ApiError::forbidden(
+            "Sec-Fetch-Site: cross-site: without --tokens the server refuses requests from other sites",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `authority` (`host[:port]`) names this machine's loopback: `localhost`,
+/// `127.0.0.0/8` or `[::1]`, with an optional numeric port.
+fn is_loopback_authority(authority: &str) -> bool {
+    let numeric_port = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = authority.strip_prefix('[') {
+        let Some((ip, port)) = rest.split_once(']') else {
+            return false;
+        };
+        let port_ok = port.is_empty() || port.strip_prefix(':').is_some_and(numeric_port);
+        return port_ok
+            && ip
+                .parse::<std::net::Ipv6Addr>()
+                .is_ok_and(|a| a.is_loopback());
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if numeric_port(port) => host,
+        Some(_) => return false,
+        None => authority,
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|a| a.is_loopback())
+}
+
 /// A JSON body, read with the engine's strict reader (no duplicate keys, bounded depth): what a
 /// human is shown must be what is hashed.
 pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
@@ -208,7 +271,14 @@ pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError>
     })?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
-    tollgate_engine::json::parse(text).map_err(|e| ApiError::bad_request(format!("body: {e}")))
+    let value = tollgate_engine::json::parse(text)
+        .map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+    // Fractional numbers (and integers beyond 64 bits, which read as fractions) are refused
+    // here, for every endpoint: the audit chain hashes canonical JSON, which has none, and one
+    // such number reaching the group commit would fail every write committed with it.
+    tollgate_engine::Sha256Digest::of_canonical(&value)
+        .map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+    Ok(value)
 }
 
 /// The object `value` must be, with only the `allowed` keys.

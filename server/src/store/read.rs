@@ -97,11 +97,14 @@ impl Store {
         approval_in(&mut conn, id, false).await
     }
 
-    /// Approval requests for the inbox, oldest first, each with its records.
+    /// Approval requests for the inbox, oldest first, each with its records: at most
+    /// [`LIST_LIMIT`] of them, those after `after` (the `(created_ms, id)` of the last one a
+    /// previous page returned).
     pub async fn list(
         &self,
         listing: Listing,
         now_ms: i64,
+        after: Option<&(i64, String)>,
     ) -> Result<Vec<(ApprovalRow, Vec<StoredRecord>)>, StoreError> {
         let filter = match listing {
             Listing::Open => "consumed_ms IS NULL AND expires_ms > $1",
@@ -109,10 +112,21 @@ impl Store {
             Listing::Expired => "consumed_ms IS NULL AND expires_ms <= $1",
         };
         let sql = format!(
-            "SELECT {APPROVAL_COLUMNS} FROM approval_requests WHERE {filter} ORDER BY created_ms LIMIT {LIST_LIMIT}"
+            "SELECT {APPROVAL_COLUMNS} FROM approval_requests WHERE {filter} \
+             AND (created_ms > $2 OR (created_ms = $2 AND id > $3)) \
+             ORDER BY created_ms, id LIMIT {LIST_LIMIT}"
         );
+        let (after_ms, after_id) = match after {
+            Some((ms, id)) => (*ms, id.as_str()),
+            None => (i64::MIN, ""),
+        };
         let mut conn = self.pool().acquire().await?;
-        let rows = sqlx::query(&sql).bind(now_ms).fetch_all(&mut *conn).await?;
+        let rows = sqlx::query(&sql)
+            .bind(now_ms)
+            .bind(after_ms)
+            .bind(after_id)
+            .fetch_all(&mut *conn)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let row = ApprovalRow::from_row(row)?;
