@@ -1,7 +1,7 @@
 //! An attacker with a gateway token, an approver token, or only network access to a server
 //! without `--tokens`: every way tried to get an action through without its approvals, to forge
 //! or suppress evidence, to act outside a token, to read what a token must not see, or to crash
-//! or hang the server. Each is a test; the ones that still break are `#[ignore]`d with the fix.
+//! or hang the server. Each is a test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;
@@ -83,7 +83,6 @@ async fn audit_lines(base: &str) -> Vec<Value> {
 /// request opens, and the approver's old record — replayed by anyone holding an approver token
 /// (or any local process without `--tokens`) — counts again: one human "yes", two executions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "broke: writer.rs consume() must refuse a request hash another approval request already consumed (fix in the report)"]
 async fn a_consumed_approval_cannot_be_replayed_on_a_repeat_decide() {
     let (fixture, server, gateway, approver) = setup().await;
     let request = with_id(single_request(), "replay-1");
@@ -95,8 +94,12 @@ async fn a_consumed_approval_cannot_be_replayed_on_a_repeat_decide() {
     );
     assert_eq!(consume(&gateway, &first).await.status, 200);
 
+    // Deciding the very same request again reports the consumed request.
     let (second, again) = open(&gateway, &request).await;
-    assert_ne!(second, first);
+    assert_eq!(
+        second, first,
+        "a repeat of a consumed request is that request"
+    );
     assert_eq!(again, hash, "the same request hashes the same");
     post_record(&approver, &second, &carol).await;
     let replayed = consume(&gateway, &second).await;
@@ -112,7 +115,6 @@ async fn a_consumed_approval_cannot_be_replayed_on_a_repeat_decide() {
 /// the request hash: a record approved on the benign facts counts on the other call too. With
 /// the writer fix above at least only one of them can ever be consumed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "broke: the same hash under two calls (different added entities) lets one signed approval run twice; writer.rs consume() fix in the report"]
 async fn one_approval_does_not_run_two_calls_that_differ_only_in_added_facts() {
     let (fixture, server, gateway, approver) = setup().await;
     let request = with_id(single_request(), "facts-replay-1");
@@ -197,7 +199,6 @@ async fn another_gateway_cannot_consume_through_authzen() {
 /// request, which B may not read (404) — and which B's AuthZEN would take without the fix
 /// above. The call key should include the gateway.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "broke: decide.rs call_key omits the gateway, so B's decide returns A's approval request (fix in the report)"]
 async fn another_gateway_never_gets_an_approval_request_it_did_not_open() {
     let fixture = Fixture::new(&Db::Sqlite);
     add_twin(&fixture);
@@ -383,7 +384,6 @@ async fn expiry_at_exactly_now_is_expired() {
 /// and never counts. But the request holds at most 64 records, so 64 junk lines lock out the
 /// reject of the person the agent acts for (and every approval): evidence suppressed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "broke: writer.rs post_record's 64-record cap counts junk records; fix in the report"]
 async fn junk_records_cannot_crowd_out_a_reject() {
     let (fixture, server, gateway, approver) = setup().await;
     let (id, hash) = open(&gateway, &with_id(single_request(), "crowd-1")).await;

@@ -54,14 +54,12 @@ pub async fn decide(
     Ok(Json(out))
 }
 
-/// The call key: the request without `request_id` and, when the gateway added entities, those
-/// too — the same action on different facts is a different call, approved separately.
-fn call_key(request: &ProposedAction, extra: &[Value]) -> String {
+/// The call key: the gateway, the request without `request_id` and any entities the gateway
+/// added. A repeat of the same call by the same gateway finds its approval request; another
+/// gateway, or the same action on other facts, is a different call, approved separately.
+fn call_key(gateway: &str, request: &ProposedAction, extra: &[Value]) -> String {
     let call = request.call_key();
-    if extra.is_empty() {
-        return call.to_string();
-    }
-    let keyed = json!({"call": call.to_string(), "entities": extra});
+    let keyed = json!({"gateway": gateway, "call": call.to_string(), "entities": extra});
     Sha256Digest::of_canonical(&keyed)
         .unwrap_or(call)
         .to_string()
@@ -124,7 +122,7 @@ pub async fn decide_and_record(
         Tier::Single | Tier::Dual => {
             let new = NewApproval {
                 id: new_id()?,
-                call_key: call_key(&request, &extra),
+                call_key: call_key(&caller.name, &request, &extra),
                 gateway: caller.name.clone(),
                 request: request.to_json().to_string(),
                 request_hash: request.hash().to_string(),

@@ -65,13 +65,22 @@ struct Embedded;
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
         Box::pin(async {
-            Ok(vec![Migration::new(
-                1,
-                Cow::Borrowed("approvals"),
-                MigrationType::Simple,
-                Cow::Borrowed(include_str!("../../migrations/0001_approvals.sql")),
-                false,
-            )])
+            Ok(vec![
+                Migration::new(
+                    1,
+                    Cow::Borrowed("approvals"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../../migrations/0001_approvals.sql")),
+                    false,
+                ),
+                Migration::new(
+                    2,
+                    Cow::Borrowed("single use"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../../migrations/0002_single_use.sql")),
+                    false,
+                ),
+            ])
         })
     }
 }

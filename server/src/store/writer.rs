@@ -31,8 +31,10 @@ use crate::state::{Loaded, millis, now};
 const MAX_BATCH: usize = 1024;
 /// Audit rows per INSERT statement (3 parameters each, far below both databases' limits).
 const ROWS_PER_INSERT: usize = 256;
-/// The most records one approval request keeps; beyond it posting is refused.
+/// The records one approval request keeps whether or not they count.
 pub const MAX_RECORDS: usize = 64;
+/// Beyond [`MAX_RECORDS`], records that count are still stored, up to this many in all.
+pub const MAX_COUNTED_RECORDS: usize = 128;
 
 /// A new approval request, as a decide opens it.
 #[derive(Debug, Clone)]
@@ -504,6 +506,19 @@ async fn apply(
                     "the approval request was not consumed: there is no outcome to report".into(),
                 )));
             }
+            let event = json!({
+                "time": time(ctx.at),
+                "kind": "outcome",
+                "approval_id": id,
+                "request_hash": row.request_hash,
+                "gateway": gateway,
+                "outcome": outcome,
+            });
+            let Ok(event) = Prelinked::new(event) else {
+                return Ok(Done::Refused(Refusal::Conflict(
+                    "the outcome cannot go into the audit chain (a fractional number?)".into(),
+                )));
+            };
             let done = sqlx::query(
                 "UPDATE approval_requests SET outcome = $1 WHERE id = $2 AND outcome IS NULL",
             )
@@ -516,14 +531,7 @@ async fn apply(
                     "an outcome was already reported".into(),
                 )));
             }
-            effects.record(json!({
-                "time": time(ctx.at),
-                "kind": "outcome",
-                "approval_id": id,
-                "request_hash": row.request_hash,
-                "gateway": gateway,
-                "outcome": outcome,
-            }))?;
+            effects.events.push((event, Map::new()));
             effects.changed.insert(id.clone());
             Ok(Done::OutcomeStored)
         }
@@ -585,6 +593,18 @@ async fn open(
                 .bind(row.id.as_str())
                 .execute(&mut *conn)
                 .await?;
+        }
+        // This very request (same hash) already ran: say so rather than ask people again.
+        if let Some(done) = consumed_with_hash(conn, &new.request_hash).await? {
+            effects.decision(
+                event,
+                json!({"id": done.id, "state": State::Consumed, "opened": false}),
+            );
+            return Ok(Done::Opened {
+                row: done,
+                state: State::Consumed,
+                consumed: false,
+            });
         }
         let created_ms = millis(ctx.at);
         let expires_ms = created_ms.saturating_add(ctx.ttl_ms);
@@ -669,12 +689,33 @@ async fn post_record(
     .await?;
     let stored: i64 = seq_row.try_get(0)?;
     let last: i64 = seq_row.try_get(1)?;
-    if usize::try_from(stored).unwrap_or(usize::MAX) >= MAX_RECORDS {
-        return Ok(Done::Refused(Refusal::Conflict(format!(
-            "the approval request already holds {MAX_RECORDS} records"
-        ))));
-    }
     let line = record.to_json_line();
+    let stored = usize::try_from(stored).unwrap_or(usize::MAX);
+    if stored >= MAX_RECORDS {
+        // Full of records: only one that counts gets in (up to a hard ceiling), so junk posted
+        // by any approver token cannot crowd out a reject or the approvals still needed.
+        let counts = stored < MAX_COUNTED_RECORDS && {
+            let Some((row, mut records)) = approval_in(conn, id, false).await? else {
+                return Ok(Done::Refused(Refusal::NotFound));
+            };
+            records.push(StoredRecord {
+                line: line.clone(),
+                received_ms: millis(ctx.at),
+            });
+            let assessed = assess(ctx.loaded, &row, &records, ctx.at);
+            assessed.records.last().is_some_and(Option::is_some)
+                && assessed
+                    .verification
+                    .as_ref()
+                    .and_then(|v| v.records.last())
+                    .is_some_and(|v| v.counted())
+        };
+        if !counts {
+            return Ok(Done::Refused(Refusal::Conflict(format!(
+                "the approval request already holds {stored} records; beyond {MAX_RECORDS} only a record that counts is stored"
+            ))));
+        }
+    }
     sqlx::query(
         "INSERT INTO approval_records (request_id, seq, line, received_ms) VALUES ($1, $2, $3, $4)",
     )
@@ -728,6 +769,24 @@ async fn post_record(
     })
 }
 
+/// The approval request that consumed `request_hash`, if any.
+async fn consumed_with_hash(
+    conn: &mut AnyConnection,
+    request_hash: &str,
+) -> Result<Option<ApprovalRow>, StoreError> {
+    let sql = format!(
+        "SELECT {APPROVAL_COLUMNS} FROM approval_requests WHERE request_hash = $1 AND consumed_ms IS NOT NULL LIMIT 1"
+    );
+    match sqlx::query(&sql)
+        .bind(request_hash)
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        Some(row) => Ok(Some(ApprovalRow::from_row(&row)?)),
+        None => Ok(None),
+    }
+}
+
 async fn consume(
     conn: &mut AnyConnection,
     ctx: &Ctx<'_>,
@@ -743,6 +802,16 @@ async fn consume(
             assessed.state.as_str()
         ))));
     };
+    // Single use across calls: the same request (hash) opened under another call — other added
+    // facts, or a repeat after a consume — is never run a second time on the same signatures.
+    if let Some(earlier) = consumed_with_hash(conn, &row.request_hash).await?
+        && earlier.id != row.id
+    {
+        return Ok(Done::Refused(Refusal::Conflict(format!(
+            "request {} was already approved and consumed ({}): approvals are single use; decide again with a new request_id",
+            row.request_hash, earlier.id
+        ))));
+    }
     let at_ms = millis(ctx.at);
     let done = sqlx::query(
         "UPDATE approval_requests SET consumed_ms = $1, open_key = NULL \
