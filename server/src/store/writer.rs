@@ -14,9 +14,9 @@ use std::sync::atomic::Ordering;
 use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot};
-use tollgate_engine::Timestamp;
 use tollgate_engine::approvals::{ApprovalDecision, ApprovalRecord};
 use tollgate_engine::audit::{AuditEntry, Prelinked};
+use tollgate_engine::{Sha256Digest, Timestamp};
 
 use super::read::{
     APPROVAL_COLUMN_COUNT, APPROVAL_COLUMNS, ApprovalRow, StoredRecord, approval_in,
@@ -204,6 +204,7 @@ struct Effects {
 }
 
 async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
+    let mut head: Option<Head> = None;
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -213,7 +214,7 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let ops: Vec<&Op> = jobs.iter().map(|j| &j.op).collect();
-        match commit(&shared, &ops).await {
+        match commit(&shared, &ops, &mut head).await {
             Ok((results, effects)) => {
                 let m = &shared.metrics;
                 inc(&m.commits);
@@ -247,28 +248,43 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
 }
 
 /// One transaction for a batch of writes.
-async fn commit(shared: &Shared, ops: &[&Op]) -> Result<(Vec<Done>, Effects), StoreError> {
+/// The chain's record count and newest hash.
+type Head = (i64, Option<Sha256Digest>);
+
+async fn commit(
+    shared: &Shared,
+    ops: &[&Op],
+    head: &mut Option<Head>,
+) -> Result<(Vec<Done>, Effects), StoreError> {
     let store = &shared.store;
     let loaded = shared.loaded();
     let at = now().map_err(StoreError::Corrupt)?;
     let mut tx = store.pool().begin().await?;
-    // The first statement writes the head row: the lock that serialises writers (a row lock in
-    // PostgreSQL, the database's write lock in SQLite).
-    sqlx::query("UPDATE audit_head SET count = count WHERE id = 1")
-        .execute(&mut *tx)
-        .await?;
-    let head = sqlx::query("SELECT count, hash FROM audit_head WHERE id = 1")
-        .fetch_one(&mut *tx)
-        .await?;
-    let mut count: i64 = head.try_get(0)?;
-    let head_hash: Option<String> = head.try_get(1)?;
-    let mut prev = match head_hash {
-        None => None,
-        Some(h) => Some(
-            h.parse()
-                .map_err(|_| StoreError::Corrupt("audit head hash".into()))?,
-        ),
+    // The chain's head. With SQLite this writer is the only one, so the head it committed last
+    // is the head (read again after any failure). With PostgreSQL it is read in the statement
+    // that locks the head row, which serialises writers across replicas.
+    let (mut count, mut prev) = match (*head, store.backend()) {
+        (Some(cached), Backend::Sqlite) => cached,
+        _ => {
+            let row = sqlx::query(
+                "UPDATE audit_head SET count = count WHERE id = 1 RETURNING count, hash",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            let count: i64 = row.try_get(0)?;
+            let hash: Option<String> = row.try_get(1)?;
+            let prev = match hash {
+                None => None,
+                Some(h) => Some(
+                    h.parse()
+                        .map_err(|_| StoreError::Corrupt("audit head hash".into()))?,
+                ),
+            };
+            (count, prev)
+        }
     };
+    // Until this commit succeeds, the cached head is not to be trusted.
+    *head = None;
 
     let mut effects = Effects::default();
     let mut results = Vec::with_capacity(ops.len());
@@ -325,6 +341,7 @@ async fn commit(shared: &Shared, ops: &[&Op]) -> Result<(Vec<Done>, Effects), St
         }
     }
     tx.commit().await?;
+    *head = Some((count, prev));
     shared.metrics.audit_records.fetch_add(
         u64::try_from(rows.len()).unwrap_or(u64::MAX),
         Ordering::Relaxed,
@@ -349,43 +366,42 @@ async fn prefetch_open(conn: &mut AnyConnection, ops: &[&Op]) -> Result<OpenCach
     let mut cache: OpenCache = keys.iter().map(|k| ((*k).to_string(), None)).collect();
     let keys: Vec<&str> = keys.into_iter().collect();
     for chunk in keys.chunks(ROWS_PER_INSERT) {
+        // One statement: each open request with its records (none: one row of NULLs).
+        let columns = APPROVAL_COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
-            "SELECT {APPROVAL_COLUMNS}, open_key FROM approval_requests WHERE open_key IN ({})",
+            "SELECT {columns}, a.open_key, r.line, r.received_ms FROM approval_requests a \
+             LEFT JOIN approval_records r ON r.request_id = a.id \
+             WHERE a.open_key IN ({}) ORDER BY a.id, r.seq",
             placeholders(1, chunk.len())
         );
         let mut query = sqlx::query(&sql);
         for key in chunk {
             query = query.bind(*key);
         }
-        let rows = query.fetch_all(&mut *conn).await?;
-        let mut found: Vec<(String, ApprovalRow)> = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let open_key: String = row.try_get(APPROVAL_COLUMN_COUNT)?;
-            found.push((open_key, ApprovalRow::from_row(row)?));
-        }
-        if found.is_empty() {
-            continue;
-        }
-        let ids: Vec<&str> = found.iter().map(|(_, r)| r.id.as_str()).collect();
-        let sql = format!(
-            "SELECT request_id, line, received_ms FROM approval_records WHERE request_id IN ({}) ORDER BY seq",
-            placeholders(1, ids.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for id in &ids {
-            query = query.bind(*id);
-        }
-        let mut records: HashMap<String, Vec<StoredRecord>> = HashMap::new();
+        let mut current: Option<(String, ApprovalRow, Vec<StoredRecord>)> = None;
         for row in query.fetch_all(&mut *conn).await? {
             let id: String = row.try_get(0)?;
-            records.entry(id).or_default().push(StoredRecord {
-                line: row.try_get(1)?,
-                received_ms: row.try_get(2)?,
-            });
+            if current.as_ref().is_none_or(|(_, r, _)| r.id != id) {
+                if let Some((key, done, records)) = current.take() {
+                    cache.insert(key, Some((done, records)));
+                }
+                let open_key: String = row.try_get(APPROVAL_COLUMN_COUNT)?;
+                current = Some((open_key, ApprovalRow::from_row(&row)?, Vec::new()));
+            }
+            let line: Option<String> = row.try_get(APPROVAL_COLUMN_COUNT + 1)?;
+            let received: Option<i64> = row.try_get(APPROVAL_COLUMN_COUNT + 2)?;
+            if let (Some((_, _, records)), Some(line), Some(received_ms)) =
+                (current.as_mut(), line, received)
+            {
+                records.push(StoredRecord { line, received_ms });
+            }
         }
-        for (key, row) in found {
-            let stored = records.remove(&row.id).unwrap_or_default();
-            cache.insert(key, Some((row, stored)));
+        if let Some((key, done, records)) = current.take() {
+            cache.insert(key, Some((done, records)));
         }
     }
     Ok(cache)
