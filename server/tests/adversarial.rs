@@ -49,12 +49,6 @@ async fn post_record(approver: &Client, id: &str, record: &Value) -> Answer {
         .await
 }
 
-async fn consume(gateway: &Client, id: &str) -> Answer {
-    gateway
-        .post(&format!("/v1/approvals/{id}/consume"), &json!({}))
-        .await
-}
-
 fn authzen_single(request_id: &str) -> Value {
     json!({
         "subject": {"type": "Agent", "id": "triage-bot"},
@@ -92,7 +86,7 @@ async fn a_consumed_approval_cannot_be_replayed_on_a_repeat_decide() {
         post_record(&approver, &first, &carol).await.body["counted"],
         true
     );
-    assert_eq!(consume(&gateway, &first).await.status, 200);
+    assert_eq!(gateway.consume(&first).await.status, 200);
 
     // Deciding the very same request again reports the consumed request.
     let (second, again) = open(&gateway, &request).await;
@@ -102,7 +96,7 @@ async fn a_consumed_approval_cannot_be_replayed_on_a_repeat_decide() {
     );
     assert_eq!(again, hash, "the same request hashes the same");
     post_record(&approver, &second, &carol).await;
-    let replayed = consume(&gateway, &second).await;
+    let replayed = gateway.consume(&second).await;
     assert_eq!(
         replayed.status, 409,
         "one signed approval ran the action twice: {}",
@@ -139,8 +133,8 @@ async fn one_approval_does_not_run_two_calls_that_differ_only_in_added_facts() {
     let carol = fixture.approve("carol", &hash);
     post_record(&approver, &id_a, &carol).await;
     post_record(&approver, &id_b, &carol).await;
-    let first = consume(&gateway, &id_a).await.status;
-    let second = consume(&gateway, &id_b).await.status;
+    let first = gateway.consume(&id_a).await.status;
+    let second = gateway.consume(&id_b).await.status;
     assert_eq!(
         (first, second),
         (200, 409),
@@ -239,7 +233,7 @@ async fn authzen_and_consume_racing_take_the_request_once() {
                 let a = gateway.post("/access/v1/evaluation", &evaluation).await;
                 a.body["decision"] == true
             } else {
-                consume(&gateway, &id).await.status == 200
+                gateway.consume(&id).await.status == 200
             }
         }));
     }
@@ -266,7 +260,7 @@ async fn a_reject_racing_a_consume_never_loses_silently() {
         let (id, hash) = open(&gateway, &with_id(single_request(), &format!("rr-{n}"))).await;
         post_record(&approver, &id, &fixture.approve("carol", &hash)).await;
         let reject = fixture.reject("dave", &hash);
-        let (r, c) = tokio::join!(post_record(&approver, &id, &reject), consume(&gateway, &id));
+        let (r, c) = tokio::join!(post_record(&approver, &id, &reject), gateway.consume(&id));
         assert_eq!(r.status, 200, "{}", r.text);
         if c.status == 200 {
             // The reject came after: the request shows consumed, the reject is on record.
@@ -274,7 +268,7 @@ async fn a_reject_racing_a_consume_never_loses_silently() {
         } else {
             assert_eq!(c.status, 409);
             assert_eq!(r.body["approval"]["state"], "denied", "{}", r.text);
-            assert_eq!(consume(&gateway, &id).await.status, 409);
+            assert_eq!(gateway.consume(&id).await.status, 409);
         }
     }
     server.stop().await;
@@ -298,7 +292,7 @@ async fn dual_is_not_one_person_twice() {
     assert_eq!(second.body["counted"], false, "{}", second.text);
     assert_eq!(second.body["approval"]["state"], "pending");
     assert_eq!(second.body["approval"]["missing"], 1);
-    assert_eq!(consume(&gateway, &id).await.status, 409);
+    assert_eq!(gateway.consume(&id).await.status, 409);
     server.stop().await;
 }
 
@@ -319,7 +313,7 @@ async fn a_reload_that_removes_the_key_stops_the_approval_counting() {
     assert_eq!(admin.post("/v1/admin/reload", &json!({})).await.status, 200);
     let shown = gateway.get(&format!("/v1/approvals/{id}")).await;
     assert_eq!(shown.body["state"], "pending", "{}", shown.text);
-    assert_eq!(consume(&gateway, &id).await.status, 409);
+    assert_eq!(gateway.consume(&id).await.status, 409);
     server.stop().await;
 }
 
@@ -350,7 +344,7 @@ async fn a_reload_that_lowers_the_tier_keeps_the_stricter_stored_tier() {
         "{}",
         posted.text
     );
-    assert_eq!(consume(&gateway, &id).await.status, 409);
+    assert_eq!(gateway.consume(&id).await.status, 409);
     server.stop().await;
 }
 
@@ -369,7 +363,7 @@ async fn expiry_at_exactly_now_is_expired() {
         "{}",
         posted.text
     );
-    assert_eq!(consume(&gateway, &id).await.status, 409);
+    assert_eq!(gateway.consume(&id).await.status, 409);
     let authzen = gateway
         .post("/access/v1/evaluation", &authzen_single("ttl0"))
         .await;
@@ -421,7 +415,7 @@ async fn the_outcome_cannot_forge_audit_fields() {
         early.text
     );
     post_record(&approver, &id, &fixture.approve("carol", &hash)).await;
-    assert_eq!(consume(&gateway, &id).await.status, 200);
+    assert_eq!(gateway.consume(&id).await.status, 200);
     let stolen = other.post(&path, &json!({"outcome": "ran"})).await;
     assert!(
         stolen.status == 403 || stolen.status == 404,
@@ -488,7 +482,7 @@ async fn a_gateway_cannot_watch_or_touch_another_gateways_request() {
         "the refusal waited"
     );
     assert!(!polled.text.contains("triage-bot"), "{}", polled.text);
-    assert_ne!(consume(&other, &id).await.status, 200);
+    assert_ne!(other.consume(&id).await.status, 200);
     assert!(other.get("/v1/approvals?state=pending").await.status == 403);
     server.stop().await;
 }
@@ -509,7 +503,7 @@ async fn odd_ids_are_not_found() {
     ] {
         for answer in [
             approver.get(&format!("/v1/approvals/{id}")).await,
-            consume(&gateway, id).await,
+            gateway.consume(id).await,
             gateway
                 .post(
                     &format!("/v1/approvals/{id}/outcome"),
@@ -881,7 +875,7 @@ async fn a_reload_to_deny_denies_an_allowed_request() {
     assert_eq!(reloaded.status, 200, "{}", reloaded.text);
     let shown = gateway.get(&format!("/v1/approvals/{id}")).await;
     assert_eq!(shown.body["state"], "denied", "{}", shown.text);
-    assert_eq!(consume(&gateway, &id).await.status, 409);
+    assert_eq!(gateway.consume(&id).await.status, 409);
     let authzen = gateway
         .post("/access/v1/evaluation", &authzen_single("to-deny"))
         .await;

@@ -84,13 +84,7 @@ async fn single_loop_runs_exactly_once(db: Db) {
     assert_eq!(again.body["approval"]["id"], id.as_str());
 
     // Nothing to consume yet.
-    assert_eq!(
-        gateway
-            .post(&format!("/v1/approvals/{id}/consume"), &json!({}))
-            .await
-            .status,
-        409
-    );
+    assert_eq!(gateway.consume(&id).await.status, 409);
 
     let inbox = approver.get("/v1/approvals?state=pending").await;
     assert_eq!(inbox.status, 200);
@@ -128,25 +122,11 @@ async fn single_loop_runs_exactly_once(db: Db) {
 
     // Another gateway cannot take it; its opener can, once.
     let other = Client::new(&server.base, Some(OTHER_GATEWAY));
-    assert_eq!(
-        other
-            .post(&format!("/v1/approvals/{id}/consume"), &json!({}))
-            .await
-            .status,
-        403
-    );
-    let taken = gateway
-        .post(&format!("/v1/approvals/{id}/consume"), &json!({}))
-        .await;
+    assert_eq!(other.consume(&id).await.status, 403);
+    let taken = gateway.consume(&id).await;
     assert_eq!(taken.status, 200, "{}", taken.text);
     assert_eq!(taken.body["request"]["context"]["request_id"], "loop-1");
-    assert_eq!(
-        gateway
-            .post(&format!("/v1/approvals/{id}/consume"), &json!({}))
-            .await
-            .status,
-        409
-    );
+    assert_eq!(gateway.consume(&id).await.status, 409);
 
     let outcome = gateway
         .post(
@@ -209,26 +189,14 @@ async fn dual_needs_two_distinct_eligible_people(db: Db) {
     let twice = post(fixture.approve("alice", &hash)).await;
     assert_eq!(twice.body["counted"], false);
     assert_eq!(twice.body["approval"]["state"], "pending");
-    assert_eq!(
-        gateway
-            .post(&format!("/v1/approvals/{id}/consume"), &json!({}))
-            .await
-            .status,
-        409
-    );
+    assert_eq!(gateway.consume(&id).await.status, 409);
     let second = post(fixture.approve("dave", &hash)).await;
     assert_eq!(
         second.body["approval"]["state"], "allowed",
         "{}",
         second.text
     );
-    assert_eq!(
-        gateway
-            .post(&format!("/v1/approvals/{id}/consume"), &json!({}))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(gateway.consume(&id).await.status, 200);
     audit_verifies(&fixture, &server.base).await;
     server.stop().await;
 }
@@ -249,13 +217,7 @@ async fn a_reject_denies_and_cannot_be_removed(db: Db) {
         .post(&records, &fixture.approve("carol", &hash))
         .await;
     assert_eq!(late.body["approval"]["state"], "denied");
-    assert_eq!(
-        gateway
-            .post(&format!("/v1/approvals/{id}/consume"), &json!({}))
-            .await
-            .status,
-        409
-    );
+    assert_eq!(gateway.consume(&id).await.status, 409);
     // No endpoint removes or edits a record.
     let http = reqwest::Client::new();
     for method in [
@@ -314,13 +276,7 @@ async fn an_approval_expired_before_the_second_arrived_does_not_count(db: Db) {
         .await;
     assert_eq!(second.body["approval"]["state"], "pending");
     assert_eq!(second.body["approval"]["missing"], 1);
-    assert_eq!(
-        gateway
-            .post(&format!("/v1/approvals/{id}/consume"), &json!({}))
-            .await
-            .status,
-        409
-    );
+    assert_eq!(gateway.consume(&id).await.status, 409);
     server.stop().await;
 }
 
@@ -403,13 +359,7 @@ async fn pending_requests_expire(db: Db) {
         )
         .await;
     assert_eq!(late.body["approval"]["state"], "expired");
-    assert_eq!(
-        gateway
-            .post(&format!("/v1/approvals/{id}/consume"), &json!({}))
-            .await
-            .status,
-        409
-    );
+    assert_eq!(gateway.consume(&id).await.status, 409);
     let expired = approver.get("/v1/approvals?state=expired").await;
     assert!(
         expired.body["approvals"]

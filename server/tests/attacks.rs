@@ -153,13 +153,7 @@ async fn roles_hold_for_every_endpoint() {
     let decided = gateway.decide(&with_id(single_request(), "roles-1")).await;
     let id = decided.body["approval"]["id"].as_str().unwrap().to_string();
     let hash = decided.body["request"].as_str().unwrap().to_string();
-    assert_eq!(
-        approver
-            .post(&format!("/v1/approvals/{id}/consume"), &json!({}))
-            .await
-            .status,
-        403
-    );
+    assert_eq!(approver.consume(&id).await.status, 403);
     assert_eq!(
         gateway
             .post(
@@ -241,13 +235,7 @@ async fn forged_or_misdirected_records_never_count() {
         approver.get(&format!("/v1/approvals/{id}")).await.body["state"],
         "pending"
     );
-    assert_eq!(
-        gateway
-            .post(&format!("/v1/approvals/{id}/consume"), &json!({}))
-            .await
-            .status,
-        409
-    );
+    assert_eq!(gateway.consume(&id).await.status, 409);
     server.stop().await;
 }
 

@@ -159,15 +159,7 @@ async fn read_one(
     caller: &Caller,
     id: &str,
 ) -> Result<(Value, ApprovalState, i64), ApiError> {
-    let found = app
-        .shared
-        .store
-        .approval(id)
-        .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
-    let Some((row, records)) = found else {
-        return Err(ApiError::not_found("no such approval request"));
-    };
+    let (row, records) = app.approval(id).await?;
     if !caller.has(Role::Approver) && row.gateway != caller.name {
         // Not found rather than forbidden: a gateway learns nothing of others' requests.
         return Err(ApiError::not_found("no such approval request"));

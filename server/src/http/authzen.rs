@@ -147,15 +147,7 @@ async fn take(app: &App, caller: &Caller, id: &str) -> Result<(ApprovalState, bo
     {
         Done::Consumed { .. } => Ok((ApprovalState::Consumed, true)),
         Done::Refused(_) => {
-            let found = app
-                .shared
-                .store
-                .approval(id)
-                .await
-                .map_err(|e| ApiError::unavailable(e.to_string()))?;
-            let Some((row, records)) = found else {
-                return Err(ApiError::not_found("no such approval request"));
-            };
+            let (row, records) = app.approval(id).await?;
             let assessed = assess(&app.shared.loaded(), &row, &records, clock()?);
             Ok((assessed.state, false))
         }

@@ -301,6 +301,21 @@ pub fn object<'a>(
     Ok(map)
 }
 
+impl App {
+    /// One approval request and its records, or 404.
+    pub async fn approval(
+        &self,
+        id: &str,
+    ) -> Result<(crate::store::ApprovalRow, Vec<crate::store::StoredRecord>), ApiError> {
+        self.shared
+            .store
+            .approval(id)
+            .await
+            .map_err(|e| ApiError::unavailable(e.to_string()))?
+            .ok_or_else(|| ApiError::not_found("no such approval request"))
+    }
+}
+
 /// The evaluation time.
 pub fn clock() -> Result<tollgate_engine::Timestamp, ApiError> {
     crate::state::now().map_err(ApiError::unavailable)

@@ -295,6 +295,12 @@ impl Client {
         .await
     }
 
+    /// `POST /v1/approvals/{id}/consume`.
+    pub async fn consume(&self, id: &str) -> Answer {
+        self.post(&format!("/v1/approvals/{id}/consume"), &json!({}))
+            .await
+    }
+
     pub async fn decide(&self, request: &Value) -> Answer {
         self.post("/v1/decide", &json!({ "request": request }))
             .await
