@@ -358,3 +358,33 @@ async fn without_tokens_the_server_is_loopback_only_and_has_no_admin_or_audit() 
     assert_eq!(added.status, 400);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_endpoint_exists_and_the_served_document_is_docs_openapi() {
+    let (_fixture, server, gateway) = setup().await;
+    let served = gateway.get("/openapi.json").await;
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("docs/openapi.json")).unwrap())
+            .unwrap();
+    assert_eq!(served.body, file);
+    let http = reqwest::Client::new();
+    for (path, methods) in file["paths"].as_object().unwrap() {
+        let path = path.replace("{id}", "apr_00000000000000000000000000000000");
+        for method in methods.as_object().unwrap().keys() {
+            let method: reqwest::Method = method.to_uppercase().parse().unwrap();
+            let answer = http
+                .request(method.clone(), format!("{}{path}", server.base))
+                .bearer_auth(GATEWAY)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status().as_u16();
+            let text = answer.text().await.unwrap();
+            assert!(
+                status != 405 && !text.contains("no such endpoint"),
+                "{method} {path} is documented but not served: {status} {text}"
+            );
+        }
+    }
+    server.stop().await;
+}
