@@ -247,10 +247,10 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// One transaction for a batch of writes.
 /// The chain's record count and newest hash.
 type Head = (i64, Option<Sha256Digest>);
 
+/// One transaction for a batch of writes.
 async fn commit(
     shared: &Shared,
     ops: &[&Op],
