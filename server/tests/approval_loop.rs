@@ -122,7 +122,7 @@ async fn single_loop_runs_exactly_once(db: Db) {
 
     // Another gateway cannot take it; its opener can, once.
     let other = Client::new(&server.base, Some(OTHER_GATEWAY));
-    assert_eq!(other.consume(&id).await.status, 403);
+    assert_eq!(other.consume(&id).await.status, 404);
     let taken = gateway.consume(&id).await;
     assert_eq!(taken.status, 200, "{}", taken.text);
     assert_eq!(taken.body["request"]["context"]["request_id"], "loop-1");

@@ -150,9 +150,9 @@ impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::NotFound => ApiError::not_found("no such approval request"),
-            Refusal::NotYours => {
-                ApiError::forbidden("this approval request was opened by another gateway token")
-            }
+            // The same answer as an unknown id: another gateway learns nothing, not even that
+            // the request exists.
+            Refusal::NotYours => ApiError::not_found("no such approval request"),
             Refusal::Conflict(why) => ApiError::conflict(why),
         }
     }
