@@ -3,8 +3,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::http::{App, router};
@@ -126,22 +132,71 @@ impl Server {
         self.addr
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes, then finishes the requests in flight (for at most
+    /// [`SHUTDOWN_GRACE`]).
+    ///
+    /// Each connection must send its request headers within [`HEADER_READ_TIMEOUT`], and at most
+    /// [`MAX_CONNECTIONS`] are served at once (beyond that a new connection is closed at once),
+    /// so that slow or idle clients cannot hold the server.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let addr = self.addr;
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+        let router = router(self.app);
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let graceful = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
+                () = &mut shutdown => break,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                tracing::warn!("{MAX_CONNECTIONS} connections open: a new one is closed");
+                continue;
+            };
             // Answers are small: send them at once rather than wait to fill a segment.
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, router(self.app))
-            .with_graceful_shutdown(shutdown)
+            let _ = stream.set_nodelay(true);
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(
+                    TokioIo::new(stream),
+                    TowerToHyperService::new(router.clone()),
+                );
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!("connection: {e}");
+                }
+                drop(slot);
+            });
+        }
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
             .await
-            .map_err(|source| ServeError::Listen { addr, source })
+            .is_err()
+        {
+            tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}: stopping anyway");
+        }
+        Ok(())
     }
 }
+
+/// How long a connection may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most connections served at once.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// How long shutdown waits for requests in flight (long-polls included).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// A runtime for the server: worker threads with the stack the input limits need (Cedar and
 /// serde recurse once per level of nesting).
