@@ -5,11 +5,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{Value, json};
-use support::{ENTITIES, REQUEST, Scratch, keygen, repo, s, text};
+use support::{ENTITIES, REQUEST, Scratch, keygen, listening_url, repo, s, text};
 use tollgate_engine::audit::record_hash;
 
 const GATEWAY: &str = "tg-gateway-test-token";
@@ -76,17 +75,16 @@ impl Serving {
         .stderr(stderr)
         .spawn()
         .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let Some(url) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "no `listening on` line but {line:?}; stderr:\n{}",
-                std::fs::read_to_string(dir.path("serve.log")).unwrap_or_default()
-            );
+        let url = match listening_url(&mut child) {
+            Ok(url) => url,
+            Err(line) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "no `listening on` line but {line:?}; stderr:\n{}",
+                    std::fs::read_to_string(dir.path("serve.log")).unwrap_or_default()
+                );
+            }
         };
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
         Self {

@@ -3,14 +3,15 @@
 //! survivor keeps serving), and on SQLite (the one server is restarted on the same file).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::{listening_url, repo};
 use tollgate_engine::approvals::{ApprovalDecision, ApprovalRecord};
 use tollgate_engine::audit::{ChainCheck, ChainHead, audit_chain};
 use tollgate_engine::keys::{KeyFile, PrivateKey};
@@ -19,10 +20,6 @@ use tollgate_engine::{EntityRef, Timestamp};
 const GATEWAY: &str = "crash-test-gateway";
 const APPROVER: &str = "crash-test-approver";
 const AUDITOR: &str = "crash-test-auditor";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn sha256_hex(text: &str) -> String {
     tollgate_server::token_hash(text)
@@ -69,7 +66,7 @@ fn setup() -> Setup {
 fn serve(setup: &Setup, db: &str) -> (Child, String) {
     let d = setup.dir.path();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .current_dir(root())
+        .current_dir(repo())
         .args(["serve", "--policies", "policies", "--schema", "schemas"])
         .args(["--entities", "examples/entities.json"])
         .arg("--keyring")
@@ -83,15 +80,8 @@ fn serve(setup: &Setup, db: &str) -> (Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("no listening line: {line:?}"))
-        .to_string();
+    let base =
+        listening_url(&mut child).unwrap_or_else(|line| panic!("no listening line: {line:?}"));
     (child, base)
 }
 

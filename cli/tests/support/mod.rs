@@ -17,6 +17,21 @@ pub const REQUEST: &str = "examples/request.json";
 /// The example entities, relative to the repository root.
 pub const ENTITIES: &str = "examples/entities.json";
 
+/// The URL `tollgate serve` prints on its first stdout line (`listening on http://ADDR`), or
+/// the line it printed instead. The child's stdout must be piped.
+pub fn listening_url(child: &mut std::process::Child) -> Result<String, String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().ok_or("stdout is not piped")?;
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    line.trim()
+        .strip_prefix("listening on ")
+        .map(String::from)
+        .ok_or(line)
+}
+
 /// The repository root, where the reference pack and examples live.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

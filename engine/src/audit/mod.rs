@@ -25,6 +25,4 @@ pub use chain::{
     record_hash, tail_for_append, verify_chain,
 };
 pub use head::{ChainHead, HeadError};
-pub use record::{
-    AuditEntry, AuditRecord, Prelinked, RecordKind, SealError, link, seal, sign_linked,
-};
+pub use record::{AuditEntry, AuditRecord, Prelinked, RecordKind, SealError, seal};

@@ -96,28 +96,18 @@ impl AuditEntry<'_> {
     }
 }
 
-/// Chains a record built elsewhere (a service's own event: a posted approval record, a
-/// consumption, an outcome) to `prev` and signs it: sets `prev`, then adds `signature` over the
-/// record's hash. Returns the record and the hash the next record chains to.
+/// Chains `record` to `prev` and signs it: sets `prev` (dropping any `signature`), then adds
+/// `signature` over the record's hash. Returns the record and the hash the next record chains
+/// to. The plain reference for [`Prelinked`], which a service uses and which is tested equal to
+/// it.
 ///
 /// `record` must be a JSON object holding `time` and `kind`; anything else is refused, since a
-/// record the chain cannot read back would break `audit verify`. [`link`] and [`sign_linked`]
-/// are its two halves, for a writer that chains records in order and signs them in parallel.
+/// record the chain cannot read back would break `audit verify`.
 pub fn seal(
-    record: Value,
+    mut record: Value,
     prev: Option<Sha256Digest>,
     key: Option<&PrivateKey>,
 ) -> Result<(AuditRecord, Sha256Digest), SealError> {
-    let (record, hash) = link(record, prev)?;
-    Ok((sign_linked(record, &hash, key), hash))
-}
-
-/// The sequential half of [`seal`]: sets `prev` (dropping any `signature`) and returns the
-/// record's hash.
-pub fn link(
-    mut record: Value,
-    prev: Option<Sha256Digest>,
-) -> Result<(Value, Sha256Digest), SealError> {
     let obj = record.as_object_mut().ok_or(SealError::NotAnObject)?;
     if !obj.get("kind").is_some_and(Value::is_string)
         || !obj.get("time").is_some_and(Value::is_string)
@@ -128,23 +118,13 @@ pub fn link(
     obj.insert("prev".into(), json!(prev.map(|p| p.to_string())));
     // No `signature` is left, so the record is hashed as it stands (see `record_hash`).
     let hash = Sha256Digest::of_canonical(&record).map_err(|_| SealError::NonInteger)?;
-    Ok((record, hash))
-}
-
-/// The parallel half of [`seal`]: adds the audit key's signature over `hash`, the record's hash
-/// from [`link`].
-pub fn sign_linked(
-    mut record: Value,
-    hash: &Sha256Digest,
-    key: Option<&PrivateKey>,
-) -> AuditRecord {
     if let (Some(key), Some(obj)) = (key, record.as_object_mut()) {
         obj.insert(
             "signature".into(),
             Value::String(key.sign(hash.to_string().as_bytes())),
         );
     }
-    AuditRecord::from_json(record)
+    Ok((AuditRecord::from_json(record), hash))
 }
 
 /// A record prepared for chaining: its canonical entries and its line, ready for `prev` (and a
