@@ -142,13 +142,10 @@ pub struct Prelinked {
 
 /// `"key":value` in canonical form.
 fn canonical_entry(key: &str, value: &Value) -> Result<String, SealError> {
-    let mut single = serde_json::Map::new();
-    single.insert(key.to_string(), value.clone());
-    let text = to_canonical_json(&Value::Object(single)).map_err(|_| SealError::NonInteger)?;
-    text.strip_prefix('{')
-        .and_then(|t| t.strip_suffix('}'))
-        .map(String::from)
-        .ok_or(SealError::NotAnObject)
+    let key =
+        to_canonical_json(&Value::String(key.to_string())).map_err(|_| SealError::NonInteger)?;
+    let value = to_canonical_json(value).map_err(|_| SealError::NonInteger)?;
+    Ok(format!("{key}:{value}"))
 }
 
 fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
