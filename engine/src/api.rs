@@ -2,7 +2,10 @@
 //! the modules behind it are private, and no Cedar type appears in a public signature, so the
 //! engine can change how it uses Cedar without changing its callers.
 
-pub use crate::canonical::{BadDigest, NonIntegerNumber, Sha256Digest, to_canonical_json};
+pub use crate::canonical::{
+    BadDigest, NonIntegerNumber, Sha256Digest, to_canonical_json, to_canonical_json_lossless,
+};
+pub use crate::model::call::{BadToolCall, ToolCall};
 pub use crate::model::decision::{Decision, DeterminingPolicy, PolicyError};
 pub use crate::model::policy::{AnnotationKey, PolicyId, PolicyInfo};
 pub use crate::model::request::{EntityRef, ProposedAction, RequestError};

@@ -26,11 +26,34 @@ pub struct NonIntegerNumber {
 /// Writes `value` as canonical JSON.
 pub fn to_canonical_json(value: &Value) -> Result<String, NonIntegerNumber> {
     let mut out = String::new();
-    write_value(value, &mut out, &mut String::new())?;
+    write_value(value, &mut out, &mut String::new(), Fractions::Refuse)?;
     Ok(out)
 }
 
-fn write_value(value: &Value, out: &mut String, path: &mut String) -> Result<(), NonIntegerNumber> {
+/// Writes any JSON value canonically, fractional numbers included, in JCS's ECMAScript form.
+///
+/// For values that are only digested, never decided on: a tool call's arguments may hold
+/// numbers Cedar cannot (`0.5`), and the digest that binds an approval to the call must still
+/// cover them. Integers stay exact, as in [`to_canonical_json`].
+pub fn to_canonical_json_lossless(value: &Value) -> String {
+    let mut out = String::new();
+    // Fractions are written, never refused, so this cannot fail.
+    let _ = write_value(value, &mut out, &mut String::new(), Fractions::Write);
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fractions {
+    Refuse,
+    Write,
+}
+
+fn write_value(
+    value: &Value,
+    out: &mut String,
+    path: &mut String,
+    fractions: Fractions,
+) -> Result<(), NonIntegerNumber> {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -39,6 +62,8 @@ fn write_value(value: &Value, out: &mut String, path: &mut String) -> Result<(),
                 out.push_str(&i.to_string());
             } else if let Some(u) = n.as_u64() {
                 out.push_str(&u.to_string());
+            } else if let (Fractions::Write, Some(f)) = (fractions, n.as_f64()) {
+                write_ecmascript_number(f, out);
             } else {
                 return Err(NonIntegerNumber {
                     number: n.to_string(),
@@ -59,7 +84,7 @@ fn write_value(value: &Value, out: &mut String, path: &mut String) -> Result<(),
                 }
                 let len = path.len();
                 path.push_str(&format!("/{i}"));
-                write_value(item, out, path)?;
+                write_value(item, out, path, fractions)?;
                 path.truncate(len);
             }
             out.push(']');
@@ -78,13 +103,57 @@ fn write_value(value: &Value, out: &mut String, path: &mut String) -> Result<(),
                 let len = path.len();
                 path.push('/');
                 path.push_str(k);
-                write_value(v, out, path)?;
+                write_value(v, out, path, fractions)?;
                 path.truncate(len);
             }
             out.push('}');
         }
     }
     Ok(())
+}
+
+/// ECMAScript `Number.prototype.toString` (ES2015 7.1.12.1), as JCS requires for numbers.
+///
+/// Rust's `{:e}` gives the shortest digits that round-trip, as ECMAScript does; only the layout
+/// differs.
+fn write_ecmascript_number(f: f64, out: &mut String) {
+    if f == 0.0 {
+        out.push('0');
+        return;
+    }
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let exp: i64 = exp.parse().unwrap_or(0);
+    // value = 0.d1d2…dk × 10^n
+    let k = digits.len() as i64;
+    let n = exp + 1;
+    if f < 0.0 {
+        out.push('-');
+    }
+    if k <= n && n <= 21 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', (n - k) as usize));
+    } else if 0 < n && n <= 21 {
+        let (int, frac) = digits.split_at(n as usize);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    } else if -6 < n && n <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-n) as usize));
+        out.push_str(&digits);
+    } else {
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        out.push(if n - 1 >= 0 { '+' } else { '-' });
+        out.push_str(&(n - 1).abs().to_string());
+    }
 }
 
 /// ECMAScript `JSON.stringify` string escaping, as JCS requires.
@@ -240,6 +309,34 @@ mod tests {
                 number: "1.5".into(),
                 path: "/x/0".into()
             })
+        );
+    }
+
+    #[test]
+    fn lossless_writes_fractions_as_ecmascript_does() {
+        // Number samples of RFC 8785, appendix B, and the layout boundaries.
+        let cases: [(f64, &str); 14] = [
+            (4.5, "4.5"),
+            (0.002, "0.002"),
+            (1e30, "1e+30"),
+            (1e-27, "1e-27"),
+            (333333333.3333333, "333333333.3333333"),
+            (1e21, "1e+21"),
+            (1e20, "100000000000000000000"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (0.000001, "0.000001"),
+            (0.0000001, "1e-7"),
+            (-1.5, "-1.5"),
+            (-0.0, "0"),
+            (5e-324, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(to_canonical_json_lossless(&json!(f)), want, "{f:e}");
+        }
+        assert_eq!(
+            to_canonical_json_lossless(&json!({"b": [1.25, null], "a": 9007199254740993_i64})),
+            r#"{"a":9007199254740993,"b":[1.25,null]}"#
         );
     }
 
