@@ -85,6 +85,9 @@ pub enum Command {
     /// Review and sign the pending approvals of a `tollgate serve` (the approver's client).
     #[command(after_help = APPROVALS_HELP)]
     Approvals(ApprovalsArgs),
+    /// Put the tiers in front of an MCP server: a stdio proxy that holds tool calls for approval.
+    #[command(after_help = MCP_HELP)]
+    Mcp(McpArgs),
     /// Find human gates placed after a privilege expansion, and other policy problems.
     // Lint reads `@privilege_expansion` and `@human` from the schema: it cannot run without one.
     #[command(after_help = LINT_HELP, mut_arg("no_schema", |a| a.hide(true)))]
@@ -119,6 +122,19 @@ Examples:
 Exit codes: 0 done (for approve/reject: posted and counted), 1 posted but not counted (or not
 confirmed), 2 could not run (network, a server error with its message, a request whose hash does
 not match, a request that is not pending).";
+
+const MCP_HELP: &str = "\
+The MCP client (Claude Desktop, an IDE, an agent framework) starts tollgate instead of the server;
+tollgate starts COMMAND and relays JSON-RPC both ways over stdio. Each tools/call is decided by the
+`tollgate serve` the configuration names: auto is forwarded, deny is answered with the reasons,
+single and dual wait for approvers (up to approval_wait) and run once, after the approval is used.
+Logs go to stderr; stdout carries only MCP messages.
+
+Examples:
+  tollgate mcp --config examples/mcp/mcp.yaml -- npx -y @modelcontextprotocol/server-filesystem /srv/data
+
+Exit codes: 0 the client closed the session, 1 the MCP server exited first, 2 could not start (a
+configuration that does not load, a command that cannot be started).";
 
 const LINT_HELP: &str = "\
 Rules (ids are stable; `docs/lint.md` has an example of each):
@@ -630,6 +646,16 @@ pub struct VerifyArgs {
     pub format: Format,
     #[command(flatten)]
     pub audit: AuditArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The gateway's configuration (YAML): agent, server name, serve URL, tool mappings.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The MCP server to start, after `--`.
+    #[arg(required = true, last = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

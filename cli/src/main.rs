@@ -93,6 +93,7 @@ fn run(command: Command) -> miette::Result<u8> {
         Command::Approve(args) => commands::approve::run(args),
         Command::Approvals(args) => commands::approvals::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Mcp(args) => commands::mcp::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Lint(args) => commands::lint::run(args),

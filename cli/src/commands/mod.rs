@@ -13,6 +13,7 @@ pub mod fmt;
 pub mod hash;
 pub mod keygen;
 pub mod lint;
+pub mod mcp;
 pub mod serve;
 pub mod simulate;
 pub mod test;

@@ -5,6 +5,7 @@
 
 pub mod desk;
 pub mod fake_server;
+pub mod mcp;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
