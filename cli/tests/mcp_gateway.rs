@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -23,6 +23,21 @@ fn root() -> Scratch {
     dir
 }
 
+/// A filesystem root, a serve, and the Python client through the gateway with `approval_wait`.
+fn files_session(deps: &Deps, approval_wait: &str) -> (Serving, Scratch, PathBuf, PyClient) {
+    let serve = Serving::start();
+    let files = root();
+    let root = files.path("root");
+    let config = serve.config("filesystem.yaml", approval_wait);
+    let client = PyClient::start(
+        deps,
+        &config,
+        &deps.filesystem(&root),
+        &files.path("client.log"),
+    );
+    (serve, files, root, client)
+}
+
 fn is_error(result: &Value) -> bool {
     result["isError"] == json!(true)
 }
@@ -34,17 +49,8 @@ fn gate(result: &Value) -> &Value {
 #[test]
 fn files_are_read_on_their_own_written_once_approved_and_never_around_a_forbid() {
     let Some(deps) = Deps::find() else { return };
-    let serve = Serving::start();
-    let files = root();
-    let root = files.path("root");
+    let (serve, files, root, mut client) = files_session(&deps, "3s");
     let p = |rel: &str| s(&root.join(rel)).to_string();
-    let config = serve.config("filesystem.yaml", "3s");
-    let mut client = PyClient::start(
-        &deps,
-        &config,
-        &deps.filesystem(&root),
-        &files.path("client.log"),
-    );
 
     // tools/list passes through.
     let tools = client.list();
@@ -192,16 +198,7 @@ fn files_are_read_on_their_own_written_once_approved_and_never_around_a_forbid()
 #[test]
 fn a_call_cancelled_while_it_waits_never_runs_even_once_approved() {
     let Some(deps) = Deps::find() else { return };
-    let serve = Serving::start();
-    let files = root();
-    let root = files.path("root");
-    let config = serve.config("filesystem.yaml", "60s");
-    let mut client = PyClient::start(
-        &deps,
-        &config,
-        &deps.filesystem(&root),
-        &files.path("client.log"),
-    );
+    let (serve, _files, root, mut client) = files_session(&deps, "60s");
     let target = root.join("workspace/cancelled.txt");
     let args = json!({"path": s(&target), "content": "never"});
     // The SDK gives up after 3 s and sends notifications/cancelled.
@@ -311,6 +308,19 @@ fn frames_are_checked_before_anything_is_relayed() {
         "the cancelled call was answered: {answered:?}"
     );
 
+    // A tools/call sent as a notification (no id) is dropped, never relayed ungated.
+    raw.line(r#"{"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "get-env", "arguments": {}}}"#);
+    raw.line(r#"{"jsonrpc": "2.0", "id": 106, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "after"}}}"#);
+    assert_eq!(
+        raw.answer(&json!(106), 20)["result"]["content"][0]["text"],
+        json!("Echo: after")
+    );
+    assert!(
+        !raw.seen.iter().any(|m| m.to_string().contains("PATH")),
+        "{:?}",
+        raw.seen
+    );
+
     // No answer to any of the refused frames' ids ever came from the server.
     for id in [101, 102, 103] {
         assert!(
@@ -342,4 +352,49 @@ fn with_serve_gone_every_call_is_refused() {
     assert!(is_error(&down), "{down}");
     assert!(result_text(&down).contains("unreachable"), "{down}");
     assert!(!result_text(&down).contains("Echo: down"), "{down}");
+}
+
+#[test]
+fn a_move_needs_two_people_and_one_is_not_enough() {
+    let Some(deps) = Deps::find() else { return };
+    let (serve, _files, root, mut client) = files_session(&deps, "60s");
+    let source = root.join("workspace/hello.txt");
+    let destination = root.join("workspace/renamed.txt");
+    let args = json!({"source": s(&source), "destination": s(&destination)});
+    let tag = client.call("move_file", args.clone(), 90);
+    // Two requests (source and destination), each needing two approvals.
+    let start = std::time::Instant::now();
+    let ids = loop {
+        let pending: Vec<String> = serve
+            .approvals("pending")
+            .into_iter()
+            .filter(|a| a["call"]["arguments"] == args)
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect();
+        if pending.len() == 2 {
+            break pending;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{pending:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for id in &ids {
+        serve.sign("approve", id, "alice");
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        source.exists() && !destination.exists(),
+        "moved on one person's approval"
+    );
+    for id in &ids {
+        serve.sign("approve", id, "bob");
+    }
+    let done = client.wait(&tag, 60);
+    assert!(!is_error(&done["result"]), "{done}");
+    assert!(!source.exists() && destination.exists());
+    for id in &ids {
+        assert_eq!(
+            serve.get(&format!("/v1/approvals/{id}"))["state"],
+            json!("consumed")
+        );
+    }
 }

@@ -31,6 +31,8 @@ const MAX_CLIENT_FRAME: usize = 16 * 1024 * 1024;
 const MAX_SERVER_FRAME: usize = 64 * 1024 * 1024;
 /// The longest one long-poll of serve lasts; progress is sent between polls.
 const POLL: Duration = Duration::from_secs(10);
+/// Calls held at once (deciding or waiting for approvers); more are refused, not queued.
+const MAX_HELD: usize = 256;
 /// How long the server may take to exit once the client has gone.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -347,6 +349,13 @@ impl Gateway {
                     self.to_server_text(text.to_string());
                 }
             }
+            // A "notification" that is not one (`tools/call` without an id) would reach a lax
+            // server ungated: MCP's notifications all live under `notifications/`.
+            Frame::Notification { method } if !method.starts_with("notifications/") => {
+                (self.log)(&format!(
+                    "dropped a `{method}` notification: only `notifications/…` are relayed"
+                ));
+            }
             Frame::Request { .. } | Frame::Notification { .. } | Frame::Response { .. } => {
                 self.to_server_text(text.to_string())
             }
@@ -405,6 +414,16 @@ impl Gateway {
         let key = frame::id_key(&id);
         let (generation, cancel) = {
             let mut tables = self.lock();
+            if tables.held.len() >= MAX_HELD {
+                drop(tables);
+                self.to_client(&frame::error(
+                    &id,
+                    INVALID_REQUEST,
+                    "too many calls are waiting for a decision; try again later",
+                    None,
+                ));
+                return;
+            }
             if tables.held.contains_key(&key) || tables.forwarded.contains_key(&key) {
                 drop(tables);
                 self.to_client(&frame::error(

@@ -240,18 +240,7 @@ impl PyClient {
             .spawn()
             .unwrap();
         let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if let Ok(value) = serde_json::from_str::<Value>(&line)
-                    && tx.send(value).is_err()
-                {
-                    return;
-                }
-            }
-        });
+        let lines = read_lines(child.stdout.take().unwrap());
         let client = Self {
             child,
             stdin,
@@ -343,6 +332,23 @@ impl Drop for PyClient {
     }
 }
 
+/// Each line `stdout` prints, as JSON (a line that is not JSON as `{"unparsed": line}`), on a
+/// channel fed by a thread of its own.
+fn read_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<Value> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let value = serde_json::from_str::<Value>(&line)
+                .unwrap_or_else(|e| json!({"unparsed": line, "why": e.to_string()}));
+            if tx.send(value).is_err() {
+                return;
+            }
+        }
+    });
+    lines
+}
+
 /// The text of a tool result's first content item.
 pub fn result_text(result: &Value) -> String {
     result["content"][0]["text"]
@@ -370,18 +376,7 @@ impl RawClient {
             .spawn()
             .unwrap();
         let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                let value = serde_json::from_str::<Value>(&line)
-                    .unwrap_or_else(|e| json!({"unparsed": line, "why": e.to_string()}));
-                if tx.send(value).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = read_lines(child.stdout.take().unwrap());
         let mut client = Self {
             child,
             stdin: Some(stdin),
