@@ -98,16 +98,14 @@ mod tests {
             call(json!({"x": 0.5})).digest(),
             call(json!({"x": 0.25})).digest()
         );
-        assert_ne!(
-            call(json!({"x": null})).digest(),
-            call(json!({})).digest()
-        );
+        assert_ne!(call(json!({"x": null})).digest(), call(json!({})).digest());
     }
 
     #[test]
     fn the_digest_is_over_the_documented_form() {
         let a = call(json!({"path": "/tmp/x", "n": 1.5}));
-        let text = r#"{"arguments":{"n":1.5,"path":"/tmp/x"},"server":"files","tool":"write_file"}"#;
+        let text =
+            r#"{"arguments":{"n":1.5,"path":"/tmp/x"},"server":"files","tool":"write_file"}"#;
         assert_eq!(a.digest(), Sha256Digest::of_bytes(text.as_bytes()));
     }
 
