@@ -6,6 +6,7 @@ mod audit;
 mod authzen;
 mod decide;
 mod ops;
+mod reach;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ pub struct App {
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/v1/decide", post(decide::decide))
+        .route("/v1/reach", post(reach::reach))
         .route("/v1/approvals", get(approvals::list))
         .route("/v1/approvals/{id}", get(approvals::show))
         .route("/v1/approvals/{id}/records", post(approvals::post_record))
