@@ -436,3 +436,25 @@ fn approve_refuses_a_call_whose_digest_is_not_the_requests() {
         "a record was posted"
     );
 }
+
+#[test]
+fn approve_shows_a_matching_call_before_signing() {
+    let (dir, _) = desk();
+    let (call, shown) = call_and_request();
+    let hash = hash_of(&shown);
+    let mut pending = approval(&shown, &hash, "pending");
+    pending["call"] = call;
+    let server = FakeServer::start(routes(
+        &pending,
+        Some((
+            200,
+            json!({"counted": true, "why": "counted", "approval": pending}),
+        )),
+    ));
+    let out = run_approve(&server, &dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("write_file"), "{err}");
+    assert!(err.contains("matches request.context.call_digest"), "{err}");
+    assert_eq!(server.received_with("POST").len(), 1);
+}

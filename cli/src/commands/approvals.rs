@@ -114,11 +114,14 @@ fn decide(
         request: &checked.request,
         recommendation: recommendation(&approval, &checked.request),
         decision: &checked.decision,
-        notes: vec![
+        notes: [
             render::call(&call).trim_end().to_string(),
             render::status(&approval),
             render::records(&approval.records).trim_end().to_string(),
-        ],
+        ]
+        .into_iter()
+        .filter(|note| !note.is_empty())
+        .collect(),
     };
     eprint(&signing.summary());
     if !signer.yes && !confirmed("tollgate approvals")? {
