@@ -151,7 +151,6 @@ fn write_ecmascript_number(f: f64, out: &mut String) {
             out.push_str(rest);
         }
         out.push('e');
-        // The exponent is n - 1: non-negative exactly when n > 0.
         out.push(if n > 0 { '+' } else { '-' });
         out.push_str(&(n - 1).abs().to_string());
     }
