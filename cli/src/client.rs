@@ -50,6 +50,10 @@ pub struct Approval {
     pub age_seconds: Option<i64>,
     #[serde(default)]
     pub records: Vec<RecordSeen>,
+    /// The tool call the gateway sent (`{"server", "tool", "arguments"}`), if any. Untrusted:
+    /// its digest is computed here and compared with the request's `call_digest`.
+    #[serde(default)]
+    pub call: Option<Value>,
 }
 
 /// An approval record the server has received for an approval, and what it made of it.

@@ -369,3 +369,92 @@ fn an_unreachable_server_and_bad_arguments_exit_2() {
         &["--server"],
     );
 }
+
+/// A tool call and the request binding it (its digest in `context.call_digest`).
+fn call_and_request() -> (Value, Value) {
+    let call = json!({"server": "files", "tool": "write_file",
+                      "arguments": {"path": "/srv/app.conf", "content": "port = 8080\n", "ratio": 0.5}});
+    let digest = tollgate_engine::ToolCall::from_json(&call)
+        .unwrap()
+        .digest()
+        .to_string();
+    let mut shown = request("prod");
+    shown["context"]["call_digest"] = json!(digest);
+    (call, shown)
+}
+
+#[test]
+fn show_prints_the_tool_call_and_whether_its_digest_matches_computed_here() {
+    let (dir, _) = desk();
+    let (call, shown) = call_and_request();
+    let hash = hash_of(&shown);
+    let mut pending = approval(&shown, &hash, "pending");
+    pending["call"] = call.clone();
+    let server = FakeServer::start(routes(&pending, None));
+    let out = approvals(&server, &dir, &["show", ID]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown_text = text(&out.stdout);
+    for part in [
+        "write_file",
+        "files",
+        "\"path\": \"/srv/app.conf\"",
+        "\"content\": \"port = 8080\\n\"",
+        "\"ratio\": 0.5",
+        "matches request.context.call_digest",
+    ] {
+        assert!(shown_text.contains(part), "{part} in:\n{shown_text}");
+    }
+}
+
+#[test]
+fn approve_refuses_a_call_whose_digest_is_not_the_requests() {
+    let (dir, _) = desk();
+    let (mut call, shown) = call_and_request();
+    // The server shows other content than the request's digest binds.
+    call["arguments"]["content"] = json!("port = 22\n");
+    let hash = hash_of(&shown);
+    let mut pending = approval(&shown, &hash, "pending");
+    pending["call"] = call;
+    let server = FakeServer::start(routes(
+        &pending,
+        Some((
+            200,
+            json!({"counted": true, "why": "counted", "approval": pending}),
+        )),
+    ));
+    let out = approvals(&server, &dir, &["show", ID]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("DOES NOT MATCH"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run_approve(&server, &dir, &[]);
+    refused(&out, &["tool call", "nothing signed"]);
+    assert!(
+        server.received_with("POST").is_empty(),
+        "a record was posted"
+    );
+}
+
+#[test]
+fn approve_shows_a_matching_call_before_signing() {
+    let (dir, _) = desk();
+    let (call, shown) = call_and_request();
+    let hash = hash_of(&shown);
+    let mut pending = approval(&shown, &hash, "pending");
+    pending["call"] = call;
+    let server = FakeServer::start(routes(
+        &pending,
+        Some((
+            200,
+            json!({"counted": true, "why": "counted", "approval": pending}),
+        )),
+    ));
+    let out = run_approve(&server, &dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("write_file"), "{err}");
+    assert!(err.contains("matches request.context.call_digest"), "{err}");
+    assert_eq!(server.received_with("POST").len(), 1);
+}

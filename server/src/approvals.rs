@@ -217,6 +217,7 @@ pub fn view(
         "entities": read(&row.extra_entities),
         "decision": read(&row.decision),
         "recommendation": row.recommendation.as_deref().map(read),
+        "call": row.call.as_deref().map(read),
         "created_at": from_millis(row.created_ms).map(|t| t.to_rfc3339()),
         "expires_at": from_millis(row.expires_ms).map(|t| t.to_rfc3339()),
         "age_seconds": age_ms / 1000,

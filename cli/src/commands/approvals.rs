@@ -6,8 +6,9 @@
 //! the signature is made over that hash; a server whose hash differs gets nothing.
 
 use miette::miette;
+use serde_json::Value;
 use tollgate_engine::approvals::ApprovalDecision;
-use tollgate_engine::{ProposedAction, Tier};
+use tollgate_engine::{ProposedAction, Tier, ToolCall};
 
 use crate::args::{ApprovalId, ApprovalsArgs, ApprovalsCommand, Format, SignerArgs};
 use crate::client::{Approval, Client};
@@ -44,6 +45,10 @@ pub fn run(args: ApprovalsArgs) -> miette::Result<u8> {
                         &checked.request,
                         recommendation(a, &checked.request),
                     ));
+                    text.push_str(&render::call(&check_call(
+                        a.call.as_ref(),
+                        &checked.request,
+                    )));
                     text.push_str(&format!("Tier {}", view_text(&checked.decision)));
                     text.push_str(&render::records(&a.records));
                     print(&text)?;
@@ -92,6 +97,13 @@ fn decide(
     let approval = client.get(id)?.typed;
     let checked = checked(&approval, id)?;
     signable(&approval, &checked.decision, kind)?;
+    let call = check_call(approval.call.as_ref(), &checked.request);
+    if let (ApprovalDecision::Approve, CallMatch::Differs { why, .. }) = (kind, &call) {
+        return Err(miette!(
+            "the tool call the server shows for {id} is not the one the request binds: {}; an approval would not be of the call shown; nothing signed",
+            shown(why)
+        ));
+    }
     let issued_at = evaluation_time(None)?;
     let signing = Signing {
         kind,
@@ -102,10 +114,14 @@ fn decide(
         request: &checked.request,
         recommendation: recommendation(&approval, &checked.request),
         decision: &checked.decision,
-        notes: vec![
+        notes: [
+            render::call(&call).trim_end().to_string(),
             render::status(&approval),
             render::records(&approval.records).trim_end().to_string(),
-        ],
+        ]
+        .into_iter()
+        .filter(|note| !note.is_empty())
+        .collect(),
     };
     eprint(&signing.summary());
     if !signer.yes && !confirmed("tollgate approvals")? {
@@ -197,6 +213,58 @@ fn signable(
             shown(state)
         )),
         _ => Ok(()),
+    }
+}
+
+/// What an approval's tool call says about its request, checked here: the server is not trusted
+/// to have compared them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallMatch {
+    /// The server shows no call.
+    Absent,
+    /// The call's digest, computed here, is the request's `context.call_digest`.
+    Matches(ToolCall),
+    /// A call is shown but is not what the request binds: its digest differs, the request has no
+    /// `call_digest`, or it is not a call at all (then `call` is `None`).
+    Differs {
+        /// The call, when it reads as one.
+        call: Option<ToolCall>,
+        /// Why it does not match.
+        why: String,
+    },
+}
+
+/// Compares the call shown with `request.context.call_digest`. An approval signs the request's
+/// hash, which covers the digest but not the call: a call whose digest differs is not the one
+/// the approval would let run, so it must never be presented as if it were.
+pub fn check_call(call: Option<&Value>, request: &ProposedAction) -> CallMatch {
+    let Some(value) = call.filter(|v| !v.is_null()) else {
+        return CallMatch::Absent;
+    };
+    let call = match ToolCall::from_json(value) {
+        Ok(call) => call,
+        Err(e) => {
+            return CallMatch::Differs {
+                call: None,
+                why: e.to_string(),
+            };
+        }
+    };
+    let digest = call.digest().to_string();
+    match request.context.get("call_digest") {
+        Some(Value::String(given)) if *given == digest => CallMatch::Matches(call),
+        Some(Value::String(given)) => CallMatch::Differs {
+            call: Some(call),
+            why: format!("the call hashes to {digest}, the request's call_digest is {given}"),
+        },
+        Some(_) => CallMatch::Differs {
+            call: Some(call),
+            why: "the request's call_digest is not a string".into(),
+        },
+        None => CallMatch::Differs {
+            call: Some(call),
+            why: "the request has no call_digest".into(),
+        },
     }
 }
 
@@ -292,6 +360,52 @@ mod tests {
     fn a_request_that_does_not_parse_is_refused() {
         let bad = json!({"principal": "nobody"});
         assert!(checked(&approval(&bad, "sha256:00", "sha256:00"), &id()).is_err());
+    }
+
+    fn tool_call() -> Value {
+        json!({"server": "files", "tool": "write_file",
+               "arguments": {"path": "/tmp/x", "content": "A", "ratio": 0.5}})
+    }
+
+    fn with_digest(digest: Option<Value>) -> ProposedAction {
+        let mut request = request_json("prod");
+        if let Some(d) = digest {
+            request["context"]["call_digest"] = d;
+        }
+        ProposedAction::from_json(&request).unwrap()
+    }
+
+    #[test]
+    fn a_call_matches_only_when_its_digest_computed_here_is_the_requests() {
+        let call = ToolCall::from_json(&tool_call()).unwrap();
+        let digest = call.digest().to_string();
+        let request = with_digest(Some(json!(digest)));
+        assert_eq!(
+            check_call(Some(&tool_call()), &request),
+            CallMatch::Matches(call.clone())
+        );
+        // No call shown: nothing to compare (the request hash is still checked elsewhere).
+        assert_eq!(check_call(None, &request), CallMatch::Absent);
+        assert_eq!(check_call(Some(&Value::Null), &request), CallMatch::Absent);
+        // One argument changed: the server shows another call than the one approved.
+        let mut other = tool_call();
+        other["arguments"]["content"] = json!("B");
+        assert!(matches!(
+            check_call(Some(&other), &request),
+            CallMatch::Differs { call: Some(_), .. }
+        ));
+        // No call_digest, or not a string.
+        for request in [with_digest(None), with_digest(Some(json!(1)))] {
+            assert!(matches!(
+                check_call(Some(&tool_call()), &request),
+                CallMatch::Differs { call: Some(_), .. }
+            ));
+        }
+        // Not a call at all.
+        assert!(matches!(
+            check_call(Some(&json!({"tool": "x"})), &request),
+            CallMatch::Differs { call: None, .. }
+        ));
     }
 
     #[test]

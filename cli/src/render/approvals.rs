@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::shown;
 use crate::client::{Approval, PostAnswer, RecordSeen};
+use crate::commands::approvals::CallMatch;
 
 /// `3725` seconds → `1h2m`: the two largest units, for a column.
 pub fn age(seconds: Option<i64>) -> String {
@@ -124,6 +125,48 @@ pub fn records(records: &[RecordSeen]) -> String {
         }
         out.push('\n');
     }
+    out
+}
+
+/// The tool call behind the request: server, tool, the arguments as pretty JSON (each line
+/// escaped), and whether its digest, computed here, matches the request's `call_digest`.
+pub fn call(check: &CallMatch) -> String {
+    let mut out = String::new();
+    let (call, verdict) = match check {
+        CallMatch::Absent => return out,
+        CallMatch::Matches(call) => (
+            Some(call),
+            format!(
+                "  digest {}: matches request.context.call_digest",
+                call.digest()
+            ),
+        ),
+        CallMatch::Differs { call, why } => (
+            call.as_ref(),
+            format!(
+                "  digest DOES NOT MATCH request.context.call_digest: {}; do not approve",
+                shown(why)
+            ),
+        ),
+    };
+    match call {
+        Some(c) => {
+            let _ = writeln!(
+                out,
+                "Call: tool {} on server {}",
+                shown(&c.tool),
+                shown(&c.server)
+            );
+            out.push_str("  arguments:\n");
+            let pretty = serde_json::to_string_pretty(&Value::Object(c.arguments.clone()))
+                .unwrap_or_else(|e| format!("(not shown: {e})"));
+            for line in pretty.lines() {
+                let _ = writeln!(out, "    {}", shown(line));
+            }
+        }
+        None => out.push_str("Call: (not a tool call)\n"),
+    }
+    let _ = writeln!(out, "{verdict}");
     out
 }
 

@@ -17,6 +17,7 @@ mod decide;
 mod error;
 mod hash;
 mod load;
+mod reach;
 mod validate;
 
 pub use decide::{NOW, PreparedEntities};

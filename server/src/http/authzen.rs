@@ -106,7 +106,7 @@ async fn evaluate(app: &App, caller: &Caller, request: ProposedAction) -> Result
     // Not consumed inside the decide: the call's open request may have been opened by another
     // gateway token acting for the same principal, and only its opener may take it. The consume
     // below is conditional on the revision it checks, so exactly one taker still wins.
-    let decided = decide_and_record(app, caller, request, Vec::new(), None, false).await?;
+    let decided = decide_and_record(app, caller, request, Vec::new(), None, None, false).await?;
     let decision = &decided.decision;
     let mut context = json!({
         "tier": decision.tier,

@@ -6,6 +6,7 @@ mod audit;
 mod authzen;
 mod decide;
 mod ops;
+mod reach;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ pub struct App {
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/v1/decide", post(decide::decide))
+        .route("/v1/reach", post(reach::reach))
         .route("/v1/approvals", get(approvals::list))
         .route("/v1/approvals/{id}", get(approvals::show))
         .route("/v1/approvals/{id}/records", post(approvals::post_record))
@@ -262,6 +264,24 @@ fn is_loopback_authority(authority: &str) -> bool {
 /// A JSON body, read with the engine's strict reader (no duplicate keys, bounded depth): what a
 /// human is shown must be what is hashed.
 pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let value = json_body_with_fractions(body)?;
+    refuse_fractions(&value, "body")?;
+    Ok(value)
+}
+
+/// Fractional numbers (and integers beyond 64 bits, which read as fractions) are refused for
+/// every value the server decides on or chains: the audit chain hashes canonical JSON, which has
+/// none, and one such number reaching the group commit would fail every write committed with it.
+pub fn refuse_fractions(value: &Value, what: &str) -> Result<(), ApiError> {
+    tollgate_engine::to_canonical_json(value)
+        .map(drop)
+        .map_err(|e| ApiError::bad_request(format!("{what}: {e}")))
+}
+
+/// A JSON body read as [`json_body`] does, but with fractional numbers still in it: for the one
+/// endpoint (decide) where part of the body — a tool call's arguments — may hold them. The
+/// caller must refuse them everywhere else with [`refuse_fractions`].
+pub fn json_body_with_fractions(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
     let bytes = body.map_err(|e| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -271,14 +291,7 @@ pub fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError>
     })?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
-    let value = tollgate_engine::json::parse(text)
-        .map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
-    // Fractional numbers (and integers beyond 64 bits, which read as fractions) are refused
-    // here, for every endpoint: the audit chain hashes canonical JSON, which has none, and one
-    // such number reaching the group commit would fail every write committed with it.
-    tollgate_engine::Sha256Digest::of_canonical(&value)
-        .map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
-    Ok(value)
+    tollgate_engine::json::parse(text).map_err(|e| ApiError::bad_request(format!("body: {e}")))
 }
 
 /// The object `value` must be, with only the `allowed` keys.

@@ -80,6 +80,13 @@ impl<'s> MigrationSource<'s> for Embedded {
                     Cow::Borrowed(include_str!("../../migrations/0002_single_use.sql")),
                     false,
                 ),
+                Migration::new(
+                    3,
+                    Cow::Borrowed("call"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../../migrations/0003_call.sql")),
+                    false,
+                ),
             ])
         })
     }

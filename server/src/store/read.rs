@@ -35,14 +35,17 @@ pub struct ApprovalRow {
     pub consumed_ms: Option<i64>,
     /// What the gateway reported after running the action (JSON).
     pub outcome: Option<String>,
+    /// The tool call the request's `call_digest` binds (canonical JSON), if the gateway sent it.
+    pub call: Option<String>,
 }
 
 /// The columns of [`ApprovalRow`], in order, for SELECTs.
 pub const APPROVAL_COLUMNS: &str = "id, gateway, request, request_hash, extra_entities, \
-    tier, decision, recommendation, created_ms, expires_ms, revision, consumed_ms, outcome";
+    tier, decision, recommendation, created_ms, expires_ms, revision, consumed_ms, outcome, \
+    tool_call";
 
 /// How many columns [`APPROVAL_COLUMNS`] names.
-pub const APPROVAL_COLUMN_COUNT: usize = 13;
+pub const APPROVAL_COLUMN_COUNT: usize = 14;
 
 impl ApprovalRow {
     pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
@@ -60,6 +63,7 @@ impl ApprovalRow {
             revision: row.try_get(10)?,
             consumed_ms: row.try_get(11)?,
             outcome: row.try_get(12)?,
+            call: row.try_get(13)?,
         })
     }
 }

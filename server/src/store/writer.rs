@@ -57,6 +57,8 @@ pub struct NewApproval {
     pub decision: String,
     /// The AI's recommendation (JSON).
     pub recommendation: Option<String>,
+    /// The tool call (canonical JSON) the request's `call_digest` binds, if the gateway sent it.
+    pub call: Option<String>,
 }
 
 /// One write.
@@ -626,8 +628,9 @@ async fn open(
         let expires_ms = created_ms.saturating_add(ctx.ttl_ms);
         let inserted = sqlx::query(
             "INSERT INTO approval_requests (id, open_key, call_key, gateway, request, request_hash, \
-             extra_entities, tier, decision, recommendation, created_ms, expires_ms, revision) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0) \
+             extra_entities, tier, decision, recommendation, created_ms, expires_ms, revision, \
+             tool_call) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13) \
              ON CONFLICT (open_key) DO NOTHING",
         )
         .bind(new.id.as_str())
@@ -642,6 +645,7 @@ async fn open(
         .bind(new.recommendation.clone())
         .bind(created_ms)
         .bind(expires_ms)
+        .bind(new.call.clone())
         .execute(&mut *conn)
         .await?;
         if inserted.rows_affected() == 1 {
@@ -659,6 +663,7 @@ async fn open(
                 revision: 0,
                 consumed_ms: None,
                 outcome: None,
+                call: new.call.clone(),
             };
             effects.decision(
                 event,
