@@ -182,6 +182,9 @@ impl Serving {
                 &approver,
                 "--key",
                 s(&key),
+                "--evidence",
+                "checked in the mcp_gateway test",
+                "--yes",
             ],
         )
         .env_remove("TOLLGATE_TOKEN")
