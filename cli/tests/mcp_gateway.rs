@@ -251,6 +251,18 @@ fn progress_passes_through_and_a_denied_tool_never_reaches_the_server() {
         client.progress(&tag)
     );
 
+    // resources/read is decided like a call: a static document is read, another is refused.
+    let read = client.read("demo://resource/static/document/features.md");
+    assert!(read.get("result").is_some(), "{read}");
+    let refused = client.read("demo://resource/dynamic/text/1");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("tollgate denied"),
+        "{refused}"
+    );
+
     // Still decided when called though hidden: denied, with its environment never read.
     let env = client.call_result("get-env", json!({}), 30);
     assert!(
@@ -397,4 +409,32 @@ fn a_move_needs_two_people_and_one_is_not_enough() {
             json!("consumed")
         );
     }
+}
+
+#[test]
+fn the_example_pack_passes_its_tests_and_lint_and_its_configurations_load() {
+    let pack = [
+        "--policies",
+        "examples/mcp/policies",
+        "--schema",
+        "examples/mcp/schema",
+    ];
+    let out = support::tollgate(&[&["test"][..], &pack].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", support::text(&out.stdout));
+    let out = support::tollgate(&[&["lint", "--deny", "warnings"][..], &pack].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", support::text(&out.stdout));
+    for example in ["filesystem.yaml", "everything.yaml"] {
+        let path = support::repo().join("examples/mcp").join(example);
+        tollgate_mcp::Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // A configuration that does not load stops the gateway before it starts anything (exit 2).
+    let scratch = Scratch::new();
+    let bad = scratch.write("bad.yaml", "agent: 'Agent::\"coder\"'\nname: x\nserver: http://127.0.0.1:1\ntools:\n  t: {context: {request_id: '{x}'}}\n");
+    let out = support::tollgate(&["mcp", "--config", s(&bad), "--", "/nonexistent/server"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        support::text(&out.stderr).contains("tools.t.context.request_id"),
+        "{}",
+        support::text(&out.stderr)
+    );
 }

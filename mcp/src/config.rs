@@ -246,13 +246,14 @@ impl Config {
 }
 
 /// `resources/read` when the configuration says nothing: `Action::"read_resource"` on
-/// `Resource::"<uri>"`.
+/// `Resource::"<uri>"`, with the URI in `context.uri` too (Cedar matches patterns on strings,
+/// not on entity ids).
 fn default_resources() -> ToolMapping {
     ToolMapping {
         requests: vec![RequestTemplate {
             action: EntityTemplate::fixed("Action", "read_resource"),
             resource: EntityTemplate::argument("Resource", "uri"),
-            context: BTreeMap::new(),
+            context: BTreeMap::from([("uri".to_string(), ValueTemplate::Arg("uri".into()))]),
         }],
         normalize: BTreeMap::new(),
     }

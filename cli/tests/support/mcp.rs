@@ -282,6 +282,12 @@ impl PyClient {
         serde_json::from_value(done["tools"].clone()).unwrap()
     }
 
+    /// `resources/read`: `{"result": …}` or `{"error": …}`.
+    pub fn read(&mut self, uri: &str) -> Value {
+        let tag = self.send(json!({"op": "read", "uri": uri}));
+        self.wait(&tag, 60)
+    }
+
     /// Waits for the end of `tag`: `{"result": …}` or `{"error": …}`.
     pub fn wait(&mut self, tag: &str, secs: u64) -> Value {
         let deadline = Instant::now() + Duration::from_secs(secs);
