@@ -344,11 +344,29 @@ fn frames_are_checked_before_anything_is_relayed() {
 }
 
 #[test]
-fn with_serve_gone_every_call_is_refused() {
+fn without_the_gateway_token_or_with_serve_gone_every_call_is_refused() {
     let Some(deps) = Deps::find() else { return };
-    let mut serve = Serving::start();
+    let mut serve = Serving::start_with_tokens("tg-mcp-gateway-token");
     let scratch = Scratch::new();
     let config = serve.config("everything.yaml", "3s");
+    // Another token: serve answers 401, and the gateway refuses rather than forwards.
+    let wrong = std::fs::read_to_string(&config).unwrap().replace(
+        s(&serve.dir.path("gateway.token")),
+        s(&scratch.write("wrong.token", "tg-guess")),
+    );
+    let wrong = scratch.write("wrong.yaml", &wrong);
+    let mut guessing = PyClient::start(
+        &deps,
+        &wrong,
+        &deps.everything(),
+        &scratch.path("guess.log"),
+    );
+    let refused = guessing.call_result("echo", json!({"message": "guess"}), 30);
+    assert!(
+        is_error(&refused) && result_text(&refused).contains("401"),
+        "{refused}"
+    );
+    drop(guessing);
     let mut client = PyClient::start(
         &deps,
         &config,

@@ -77,7 +77,28 @@ pub struct Serving {
 
 impl Serving {
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// With `--tokens`: one gateway token for `Agent::"coder"`, written to `gateway.token`
+    /// (and the configuration's `token_file` names it).
+    pub fn start_with_tokens(gateway_token: &str) -> Self {
+        Self::start_with(Some(gateway_token))
+    }
+
+    fn start_with(gateway_token: Option<&str>) -> Self {
         let dir = Scratch::new();
+        let mut extra = Vec::new();
+        if let Some(token) = gateway_token {
+            let tokens = json!({"gateway": {"sha256": tollgate_server::token_hash(token),
+                "roles": ["gateway"], "principals": ["Agent::\"coder\""]}});
+            dir.write("tokens.json", &tokens.to_string());
+            dir.write("gateway.token", token);
+            extra = vec![
+                "--tokens".to_string(),
+                s(&dir.path("tokens.json")).to_string(),
+            ];
+        }
         let mut ring = String::new();
         for who in ["alice", "bob"] {
             ring.push_str(&text(&keygen(who, &dir.path(&format!("{who}.key")))));
@@ -102,7 +123,10 @@ impl Serving {
                 &db,
                 "--listen",
                 "127.0.0.1:0",
-            ],
+            ]
+            .into_iter()
+            .chain(extra.iter().map(String::as_str))
+            .collect::<Vec<_>>(),
         )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -127,10 +151,16 @@ impl Serving {
     pub fn config(&self, example: &str, approval_wait: &str) -> PathBuf {
         let text = std::fs::read_to_string(repo().join("examples/mcp").join(example)).unwrap();
         assert!(text.contains("http://127.0.0.1:7878") && text.contains("approval_wait: 45s"));
-        let text = text.replace("http://127.0.0.1:7878", &self.url).replace(
+        let mut text = text.replace("http://127.0.0.1:7878", &self.url).replace(
             "approval_wait: 45s",
             &format!("approval_wait: {approval_wait}"),
         );
+        if self.dir.path("gateway.token").exists() {
+            text.push_str(&format!(
+                "token_file: {}\n",
+                s(&self.dir.path("gateway.token"))
+            ));
+        }
         self.dir.write(&format!("{approval_wait}-{example}"), &text)
     }
 
