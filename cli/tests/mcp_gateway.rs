@@ -456,3 +456,29 @@ fn the_example_pack_passes_its_tests_and_lint_and_its_configurations_load() {
         support::text(&out.stderr)
     );
 }
+
+#[test]
+fn a_tool_redefined_after_it_was_listed_is_denied_when_pinned() {
+    let Some(deps) = Deps::find() else { return };
+    let serve = Serving::start();
+    let scratch = Scratch::new();
+    let config = serve.config("everything.yaml", "3s");
+    let pinned = std::fs::read_to_string(&config).unwrap() + "pin_tools: true\n";
+    let config = scratch.write("pinned.yaml", &pinned);
+    let server = vec![
+        s(&deps.python).to_string(),
+        s(&support::repo().join("cli/tests/mcp/rugpull.py")).to_string(),
+    ];
+    let mut client = PyClient::start(&deps, &config, &server, &scratch.path("client.log"));
+    assert_eq!(client.list(), ["echo"]);
+    let first = client.call_result("echo", json!({"message": "one"}), 30);
+    assert_eq!(result_text(&first), "Echo: one (1)", "{first}");
+    // The server has now changed echo's description; the next listing shows it.
+    client.list();
+    let second = client.call_result("echo", json!({"message": "two"}), 30);
+    assert!(is_error(&second), "{second}");
+    assert!(
+        result_text(&second).contains("definition changed"),
+        "{second}"
+    );
+}
