@@ -387,7 +387,17 @@ fn without_the_gateway_token_or_with_serve_gone_every_call_is_refused() {
 #[test]
 fn a_move_needs_two_people_and_one_is_not_enough() {
     let Some(deps) = Deps::find() else { return };
-    let (serve, _files, root, mut client) = files_session(&deps, "60s");
+    // With tokens this time: the gateway's, and one for the approvers and the auditor.
+    let serve = Serving::start_with_tokens("tg-mcp-gateway-token");
+    let files = root();
+    let root = files.path("root");
+    let config = serve.config("filesystem.yaml", "60s");
+    let mut client = PyClient::start(
+        &deps,
+        &config,
+        &deps.filesystem(&root),
+        &files.path("client.log"),
+    );
     let source = root.join("workspace/hello.txt");
     let destination = root.join("workspace/renamed.txt");
     let args = json!({"source": s(&source), "destination": s(&destination)});
@@ -426,6 +436,27 @@ fn a_move_needs_two_people_and_one_is_not_enough() {
             serve.get(&format!("/v1/approvals/{id}"))["state"],
             json!("consumed")
         );
+    }
+    // Each approval's outcome is in the audit chain: forwarded, and not an error.
+    let start = std::time::Instant::now();
+    loop {
+        let audit = serve.get_text("/v1/audit");
+        let outcomes: Vec<Value> = audit
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|r| r["kind"] == json!("outcome"))
+            .collect();
+        let reported = ids.iter().all(|id| {
+            outcomes.iter().any(|o| {
+                o["approval_id"] == json!(id)
+                    && o["outcome"] == json!({"forwarded": true, "is_error": false})
+            })
+        });
+        if reported {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{outcomes:?}");
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

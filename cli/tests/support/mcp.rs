@@ -90,10 +90,16 @@ impl Serving {
         let dir = Scratch::new();
         let mut extra = Vec::new();
         if let Some(token) = gateway_token {
-            let tokens = json!({"gateway": {"sha256": tollgate_server::token_hash(token),
-                "roles": ["gateway"], "principals": ["Agent::\"coder\""]}});
+            let staff = "tg-mcp-approver-and-auditor";
+            let tokens = json!({
+                "gateway": {"sha256": tollgate_server::token_hash(token),
+                            "roles": ["gateway"], "principals": ["Agent::\"coder\""]},
+                "staff": {"sha256": tollgate_server::token_hash(staff),
+                          "roles": ["approver", "auditor"]},
+            });
             dir.write("tokens.json", &tokens.to_string());
             dir.write("gateway.token", token);
+            dir.write("staff.token", staff);
             extra = vec![
                 "--tokens".to_string(),
                 s(&dir.path("tokens.json")).to_string(),
@@ -166,9 +172,23 @@ impl Serving {
 
     /// `GET path` (loopback: no token).
     pub fn get(&self, path: &str) -> Value {
-        let response = reqwest::blocking::get(format!("{}{path}", self.url)).unwrap();
+        let text = self.get_text(path);
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// `GET path` as text (with the approver-and-auditor token when the server has tokens).
+    pub fn get_text(&self, path: &str) -> String {
+        let mut request = reqwest::blocking::Client::new().get(format!("{}{path}", self.url));
+        if let Some(token) = self.staff_token() {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().unwrap();
         assert_eq!(response.status().as_u16(), 200, "GET {path}");
-        response.json().unwrap()
+        response.text().unwrap()
+    }
+
+    fn staff_token(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.path("staff.token")).ok()
     }
 
     /// The approval requests in `state`.
@@ -217,7 +237,7 @@ impl Serving {
                 "--yes",
             ],
         )
-        .env_remove("TOLLGATE_TOKEN")
+        .env("TOLLGATE_TOKEN", self.staff_token().unwrap_or_default())
         .stdin(Stdio::null())
         .output()
         .unwrap();
