@@ -2,30 +2,13 @@
 //! once; and the ways an action could get through without its approvals.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+#[macro_use]
 mod support;
 
 use serde_json::{Value, json};
 use support::*;
 use tollgate_engine::approvals::ApprovalDecision;
 use tollgate_engine::audit::{ChainCheck, ChainHead, audit_chain};
-
-/// Runs one scenario on SQLite and, when a server is available, on PostgreSQL.
-macro_rules! on_both {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$scenario(super::Db::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::postgres().await {
-                    super::$scenario(db).await;
-                }
-            }
-        }
-    };
-}
 
 on_both!(single_loop_runs_exactly_once);
 on_both!(dual_needs_two_distinct_eligible_people);

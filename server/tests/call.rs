@@ -4,30 +4,13 @@
 //! numbers are accepted in its arguments and nowhere else.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+#[macro_use]
 mod support;
 
 use serde_json::{Value, json};
 use support::*;
 use tollgate_engine::audit::{ChainCheck, audit_chain};
 use tollgate_engine::{Sha256Digest, ToolCall};
-
-/// Runs one scenario on SQLite and, when a server is available, on PostgreSQL.
-macro_rules! on_both {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$scenario(super::Db::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::postgres().await {
-                    super::$scenario(db).await;
-                }
-            }
-        }
-    };
-}
 
 on_both!(a_matching_call_is_stored_shown_and_audited);
 on_both!(a_call_must_be_the_one_the_request_binds);

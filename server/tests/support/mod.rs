@@ -1,6 +1,24 @@
 //! A real `tollgate serve` in-process on loopback, over a real SQLite file or a fresh database
 //! on a real PostgreSQL server, with the reference pack, keys and tokens.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_macros, clippy::unwrap_used, clippy::expect_used)]
+
+/// Runs one scenario on SQLite and, when a server is available, on PostgreSQL.
+macro_rules! on_both {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$scenario(super::Db::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = super::postgres().await {
+                    super::$scenario(db).await;
+                }
+            }
+        }
+    };
+}
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
