@@ -161,8 +161,10 @@ fn main() {
         .arg("--")
         .arg(&everything);
     let proxied = Session::start(gateway).echo(calls);
+    let decide = decide_alone(&url, calls);
     let (d50, d99) = report("direct", direct);
     let (p50, p99) = report("through tollgate mcp", proxied);
+    report("serve's decide alone", decide);
     println!(
         "{:<28} p50 {:>8.3} ms   p99 {:>8.3} ms",
         "added by the gateway",
@@ -171,6 +173,45 @@ fn main() {
     );
     let _ = serve.kill();
     let _ = serve.wait();
+}
+
+/// What the gateway waits for on each auto call: one `POST /v1/decide` of the same echo
+/// request (a fresh request id each time), decided and durably recorded by serve.
+fn decide_alone(url: &str, n: usize) -> Vec<Duration> {
+    let http = reqwest::blocking::Client::new();
+    let call = tollgate_engine::ToolCall {
+        server: "everything".into(),
+        tool: "echo".into(),
+        arguments: serde_json::Map::from_iter([("message".to_string(), json!("hi"))]),
+    };
+    let digest = call.digest().to_string();
+    let decide = |i: usize| {
+        let body = json!({
+            "request": {"principal": "Agent::\"coder\"", "action": "Action::\"echo\"",
+                        "resource": "Tool::\"echo\"",
+                        "context": {"server": "everything", "call_digest": digest,
+                                    "request_id": format!("bench-{i}")}},
+            "call": call.to_json(),
+        });
+        let answer: Value = http
+            .post(format!("{url}/v1/decide"))
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(answer["tier"], json!("auto"), "{answer}");
+    };
+    for i in 0..50 {
+        decide(i);
+    }
+    (0..n)
+        .map(|i| {
+            let start = Instant::now();
+            decide(50 + i);
+            start.elapsed()
+        })
+        .collect()
 }
 
 fn start_serve(tollgate: &str, repo: &Path, dir: &Path) -> (Child, String) {
