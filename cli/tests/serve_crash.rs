@@ -145,7 +145,12 @@ fn load(setup: &Setup, bases: Vec<String>, seconds: u64) -> Arc<Mutex<Acked>> {
                 // The record goes to whichever server answers.
                 for base in bases.iter().cycle().skip(client_no + n).take(bases.len()) {
                     if let Some(answer) = post(&client, &format!("{base}/v1/approvals/{id}/records"), APPROVER, &record) {
-                        assert_eq!(answer["counted"], true, "{answer}");
+                        // A retry after a post whose answer the kill cut off finds that post
+                        // already stored and counted: its own copy is a duplicate.
+                        let stored = answer["approval"]["records"].as_array().is_some_and(|records| {
+                            records.iter().any(|r| r["counted"] == true && r["issued_at"] == record["issued_at"])
+                        });
+                        assert!(answer["counted"] == true || stored, "{answer}");
                         acked.lock().unwrap().records.push(id.clone());
                         break;
                     }
