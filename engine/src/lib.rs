@@ -39,6 +39,7 @@ mod timestamp;
 
 pub use api::*;
 
+pub mod analysis;
 /// Signed approval records and their verification.
 pub mod approvals;
 /// The hash-chained audit trail.

@@ -35,6 +35,9 @@ pub use finding::{Control, Finding, Location, Origin, Related, RuleId, Severity,
 pub use rules::{RULES, rule};
 pub use workflow::{WorkflowError, WorkflowFile};
 
+pub(crate) use rules::is_owned_exception;
+pub(crate) use scope::is_approve;
+
 use crate::pack::LoadError;
 use crate::source::PackSource;
 use crate::timestamp::CalendarDate;

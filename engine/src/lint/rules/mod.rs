@@ -23,6 +23,8 @@ mod fixture_tests;
 
 use super::{Rule, RuleId};
 
+pub(crate) use ungated_expansion::is_owned_exception;
+
 /// Every rule, in the order they are documented.
 pub static RULES: &[&dyn Rule] = &[
     &gate_after_expansion::GateAfterExpansion,
