@@ -373,6 +373,24 @@ pub struct LintArgs {
     /// `--deny warnings`: exit 1 on warnings as well as errors.
     #[arg(long, value_enum, value_name = "warnings")]
     pub deny: Option<Deny>,
+    #[command(flatten)]
+    pub smt: SmtArgs,
+}
+
+/// Exact analysis with the cvc5 SMT solver (see docs/smt.md).
+#[derive(Debug, Args, Clone)]
+pub struct SmtArgs {
+    /// Answer the question exactly, over every request the schema allows, with Cedar's
+    /// symbolic compiler and cvc5 (found through `CVC5` or `PATH`; exit 2 without one).
+    #[arg(long)]
+    pub smt: bool,
+    /// Time limit per solver query, in milliseconds; a query that runs out is `unknown`,
+    /// which fails the run (never "safe").
+    #[arg(long, value_name = "MS", default_value_t = 10_000, requires = "smt")]
+    pub smt_timeout: u64,
+    /// Neither read nor write the result cache (`$XDG_CACHE_HOME/tollgate/smt`).
+    #[arg(long, requires = "smt")]
+    pub no_smt_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -449,17 +467,25 @@ pub struct DiffArgs {
     /// Compare the packs without a schema (see `decide --help`); otherwise each side needs one.
     #[arg(long, conflicts_with_all = ["base_schema", "head_schema"])]
     pub no_schema: bool,
-    /// Requests, one Cedar JSON request per line; `-` reads stdin.
-    #[arg(long, value_name = "FILE.jsonl|-")]
-    pub requests: PathBuf,
+    /// Requests, one Cedar JSON request per line; `-` reads stdin. Not with `--smt`, which
+    /// compares the packs over every request the schema allows.
+    #[arg(
+        long,
+        value_name = "FILE.jsonl|-",
+        required_unless_present = "smt",
+        conflicts_with = "smt"
+    )]
+    pub requests: Option<PathBuf>,
     /// Entities in Cedar's entities JSON format (used for both packs); `-` reads stdin.
-    #[arg(long, value_name = "FILE|-")]
+    #[arg(long, value_name = "FILE|-", conflicts_with = "smt")]
     pub entities: Option<PathBuf>,
     #[command(flatten)]
     pub time: TimeArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub smt: SmtArgs,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 
 use cedar_policy::{EntityUid, Policy, Schema};
 
+use crate::lint::{Location, Origin, Span};
 use crate::model::policy::PolicyInfo;
 use crate::pack::Pack;
 use crate::timestamp::CalendarDate;
@@ -41,4 +42,29 @@ pub fn is_live_exception(policy: &PolicyInfo, today: CalendarDate) -> bool {
             .annotation(crate::AnnotationKey::ReviewBy)
             .and_then(|d| d.parse::<CalendarDate>().ok())
             .is_some_and(|d| d >= today)
+}
+
+/// Where `policy`'s head (`permit (...)` or `forbid (...)`) is in its file: where lint
+/// findings about a policy point.
+pub fn head_location(pack: &Pack, policy: &PolicyInfo) -> Location {
+    let text = pack
+        .source()
+        .policies
+        .iter()
+        .find(|f| f.name == policy.file())
+        .map_or("", |f| f.text.as_str());
+    let (offset, len) = policy.span();
+    let head = crate::lint::text::PolicyText::new(text, offset, len).head();
+    Location {
+        origin: Origin::Policy,
+        file: policy.file().to_string(),
+        span: Span::in_text(text, head.0, head.1),
+    }
+}
+
+/// The pack as lint analyses it: policies with an invalid `@tier` set aside, and those that
+/// fail strict validation kept (lint reports both). For analysers that must say what they can
+/// about a pack `Pack::load` refuses; it must never serve real decisions.
+pub fn load_lenient(source: crate::PackSource) -> Result<Pack, crate::LoadError> {
+    Pack::load_for_analysis(source).map(|(pack, ..)| pack)
 }

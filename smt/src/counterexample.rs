@@ -45,7 +45,8 @@ impl Counterexample {
             Some(now) => Some(datetime_arg(&now)?),
             None => None,
         };
-        let entities = env.entities.to_json_value().map_err(|e| e.to_string())?;
+        // Action entities come from the schema, in the engine as in `tollgate decide`.
+        let entities = without_actions(&env.entities.to_json_value().map_err(|e| e.to_string())?);
         Ok(Self {
             request: serde_json::json!({
                 "principal": uid(request.principal(), "principal")?,

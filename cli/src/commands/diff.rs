@@ -56,6 +56,22 @@ fn side(
 
 pub fn run(args: DiffArgs) -> miette::Result<u8> {
     let at = evaluation_time(args.time.at)?;
+    #[cfg(feature = "smt")]
+    let mut session = match args.smt.smt {
+        true if args.no_schema => {
+            return Err(miette!(
+                "--smt compares packs over the requests their schema allows: it needs the schemas (drop --no-schema)"
+            ));
+        }
+        true => Some(super::smt::session(&args.smt)?),
+        false => None,
+    };
+    #[cfg(not(feature = "smt"))]
+    if args.smt.smt {
+        return Err(miette!(
+            "--smt: this tollgate was built without the `smt` feature"
+        ));
+    }
     let base = load_pack(&side(
         &args.base,
         &args.base_policies,
@@ -72,6 +88,23 @@ pub fn run(args: DiffArgs) -> miette::Result<u8> {
         "head",
     )?)
     .map_err(|e| e.wrap_err("head pack"))?;
+    #[cfg(feature = "smt")]
+    if let Some(session) = session.as_mut() {
+        let report =
+            super::smt::diff(session, &base, &head, tollgate_engine::CalendarDate::of(at))?;
+        match args.format {
+            Format::Json => print_json(&report)?,
+            Format::Text => print(&report.text())?,
+        }
+        return Ok(if report.fails() {
+            exit::FAILED
+        } else {
+            exit::OK
+        });
+    }
+    let Some(requests) = &args.requests else {
+        return Err(miette!("give --requests FILE.jsonl, or --smt"));
+    };
     let base_entities =
         load_entities(&base, args.entities.as_deref()).map_err(|e| e.wrap_err("base pack"))?;
     let head_entities =
@@ -83,7 +116,7 @@ pub fn run(args: DiffArgs) -> miette::Result<u8> {
         changes: Vec::new(),
         summary: Summary::default(),
     };
-    let mut lines = RequestLines::open(&args.requests)?;
+    let mut lines = RequestLines::open(requests)?;
     loop {
         let chunk = lines.requests(CHUNK)?;
         if chunk.is_empty() {

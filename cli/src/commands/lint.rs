@@ -17,6 +17,18 @@ pub fn run(args: LintArgs) -> miette::Result<u8> {
         Some(day) => day,
         None => CalendarDate::of(evaluation_time(None)?),
     };
+    // Before any work: `--smt` without a usable solver is a usage error (exit 2).
+    #[cfg(feature = "smt")]
+    let mut session = match args.smt.smt {
+        true => Some(super::smt::session(&args.smt)?),
+        false => None,
+    };
+    #[cfg(not(feature = "smt"))]
+    if args.smt.smt {
+        return Err(miette::miette!(
+            "--smt: this tollgate was built without the `smt` feature"
+        ));
+    }
     let Some(schema) = schema_path(&args.pack) else {
         return Err(LintError::NoSchema.into());
     };
@@ -43,7 +55,14 @@ pub fn run(args: LintArgs) -> miette::Result<u8> {
                 .collect::<Vec<_>>(),
         ),
     );
+    #[cfg(feature = "smt")]
+    let strict = session.as_ref().map(|_| source.clone());
     let findings = lint(source, &workflows, today)?;
+    #[cfg(feature = "smt")]
+    let findings = match (session.as_mut(), strict) {
+        (Some(session), Some(source)) => super::smt::lint(session, source, findings, today)?,
+        _ => findings,
+    };
 
     let output = match args.format {
         LintFormat::Text => Text.emit(&findings, &sources),

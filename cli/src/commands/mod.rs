@@ -16,5 +16,7 @@ pub mod lint;
 pub mod mcp;
 pub mod serve;
 pub mod simulate;
+#[cfg(feature = "smt")]
+pub mod smt;
 pub mod test;
 pub mod verify;

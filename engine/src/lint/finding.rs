@@ -198,6 +198,10 @@ pub struct Finding {
     pub controls: Vec<Control>,
     /// How to fix it.
     pub hint: String,
+    /// A concrete request that shows the problem, when an exact analysis produced one:
+    /// `{"request", "at", "entities"}`, which `tollgate decide` takes as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<serde_json::Value>,
 }
 
 impl Finding {
@@ -217,6 +221,7 @@ impl Finding {
             related: Vec::new(),
             controls: rule.controls().to_vec(),
             hint: hint.into(),
+            counterexample: None,
         }
     }
 

@@ -25,7 +25,7 @@ mod finding;
 mod lenient;
 pub mod report;
 mod scope;
-mod text;
+pub(crate) mod text;
 pub mod workflow;
 
 mod rules;

@@ -32,6 +32,9 @@ pub struct JsonFinding<'a> {
     pub hint: &'a str,
     /// Other places that explain the finding.
     pub related: Vec<JsonRelated<'a>>,
+    /// A request that shows the problem (exact analysis only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<&'a serde_json::Value>,
 }
 
 /// A related location of a [`JsonFinding`].
@@ -77,6 +80,7 @@ pub fn json_findings<'a>(
                     message: &r.message,
                 })
                 .collect(),
+            counterexample: f.counterexample.as_ref(),
         })
         .collect()
 }

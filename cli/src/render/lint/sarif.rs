@@ -133,7 +133,7 @@ fn result(f: &Finding, index: usize, sources: &Sources) -> Value {
             })
         })
         .collect();
-    json!({
+    let mut out = json!({
         "ruleId": f.rule.as_str(),
         "ruleIndex": index,
         "level": level(f.severity),
@@ -145,5 +145,9 @@ fn result(f: &Finding, index: usize, sources: &Sources) -> Value {
             "controls": f.controls.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             "hint": f.hint,
         },
-    })
+    });
+    if let (Some(example), Some(properties)) = (&f.counterexample, out.get_mut("properties")) {
+        properties["counterexample"] = example.clone();
+    }
+    out
 }

@@ -115,6 +115,13 @@ fn render(out: &mut String, f: &Finding, sources: &Sources) {
     }
     let controls: Vec<&str> = f.controls.iter().map(|c| c.as_str()).collect();
     let _ = writeln!(out, "{pad} = controls: {}", controls.join(", "));
+    if let Some(example) = &f.counterexample {
+        let _ = writeln!(
+            out,
+            "{pad} = counterexample: {}",
+            shown(&example.to_string())
+        );
+    }
     let _ = writeln!(out, "{pad} = help: {}", shown(&f.hint));
     out.push('\n');
 }
