@@ -7,8 +7,8 @@ use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule}
 declare_rule! {
     /// ## What it does
     /// Reports an `auto` permit whose scope can match an action the schema marks
-    /// `@privilege_expansion` (by `action == ...`, `action in` a group containing it, or an
-    /// unconstrained `action`), where no gate or forbid covers it: a gate or forbid covers it
+    /// `@privilege_expansion`, itself or through a group it is in (by `action == ...`,
+    /// `action in` a group containing it, or an unconstrained `action`), where no gate or forbid covers it: a gate or forbid covers it
     /// when its scope contains the permit's and each of its conditions is also one of the
     /// permit's. An owned exception — `@expansion_ok("why")` with `@owner` and `@review_by` —
     /// is accepted.
