@@ -1,7 +1,6 @@
 use crate::PolicyInfo;
 use crate::{PolicyRole, Tier};
 
-use crate::lint::scope::PolicyFacts;
 use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
 declare_rule! {
@@ -44,10 +43,6 @@ declare_rule! {
 
 impl UngatedExpansion {
     fn run(&self, cx: &LintContext<'_>) -> Vec<Finding> {
-        let restricting: Vec<(&PolicyInfo, &PolicyFacts)> = cx
-            .policies()
-            .filter(|(p, _)| !matches!(p.role(), PolicyRole::Permit(_)))
-            .collect();
         let mut out = Vec::new();
         for (p, facts) in cx.policies() {
             if p.role() != PolicyRole::Permit(Tier::Auto) || is_owned_exception(p) {
@@ -57,7 +52,13 @@ impl UngatedExpansion {
                 .actions
                 .iter()
                 .filter(|a| cx.schema().is_expansion_uid(a))
-                .filter(|a| !restricting.iter().any(|(_, g)| g.implied_by(facts, a)))
+                // A gate or forbid that covers `a` matches it, so it is among the policies on
+                // `a`: only those are searched.
+                .filter(|a| {
+                    !cx.policies_on(a).any(|(_, g, g_facts)| {
+                        !matches!(g.role(), PolicyRole::Permit(_)) && g_facts.implied_by(facts, a)
+                    })
+                })
                 .map(|a| {
                     let why = cx
                         .schema()
