@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use crate::PolicyInfo;
 use crate::timestamp::CalendarDate;
 use crate::{PolicyRole, Tier};
@@ -111,7 +109,7 @@ fn exception_kinds(cx: &LintContext<'_>, p: &PolicyInfo, facts: &PolicyFacts) ->
         PolicyRole::Permit(Tier::Auto) => {
             // A permit shares an action with `p` exactly when it is among the policies on one
             // of `p`'s actions; the positions keep them in pack order, each once.
-            let gated: BTreeMap<usize, &PolicyInfo> = facts
+            let mut gated: Vec<(usize, &PolicyInfo)> = facts
                 .actions
                 .iter()
                 .flat_map(|a| cx.policies_on(a))
@@ -120,7 +118,9 @@ fn exception_kinds(cx: &LintContext<'_>, p: &PolicyInfo, facts: &PolicyFacts) ->
                 })
                 .map(|(i, q, _)| (i, q))
                 .collect();
-            let gated: Vec<String> = gated.values().map(|q| format!("`{}`", q.id())).collect();
+            gated.sort_unstable_by_key(|(i, _)| *i);
+            gated.dedup_by_key(|(i, _)| *i);
+            let gated: Vec<String> = gated.iter().map(|(_, q)| format!("`{}`", q.id())).collect();
             if !gated.is_empty() {
                 kinds.push(format!(
                     "an auto permit on actions that also have gated permits: {}",

@@ -53,10 +53,10 @@ impl UngatedExpansion {
                 .iter()
                 .filter(|a| cx.schema().is_expansion_uid(a))
                 // A gate or forbid that covers `a` matches it, so it is among the policies on
-                // `a`: only those are searched.
+                // `a`: only those are searched, and each of them matches `a` already.
                 .filter(|a| {
                     !cx.policies_on(a).any(|(_, g, g_facts)| {
-                        !matches!(g.role(), PolicyRole::Permit(_)) && g_facts.implied_by(facts, a)
+                        !matches!(g.role(), PolicyRole::Permit(_)) && g_facts.covers(facts)
                     })
                 })
                 .map(|a| {
