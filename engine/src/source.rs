@@ -72,6 +72,11 @@ impl<'a> LineIndex<'a> {
         Self { text, starts }
     }
 
+    /// The length of the text in bytes.
+    pub(crate) fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// The same answer as [`line_col`]`(text, offset)`.
     pub(crate) fn line_col(&self, offset: usize) -> LineCol {
         let mut end = offset.min(self.text.len());

@@ -1,12 +1,15 @@
 //! What every rule sees: the pack (loaded leniently), the schema, each policy's scope facts,
 //! the decided workflow steps, and the day.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+
+use cedar_policy::EntityUid;
 
 use crate::model::decision::Decision;
 use crate::model::policy::{PolicyId, PolicyInfo, RejectedPolicy};
 use crate::pack::{Pack, ValidationIssue};
 use crate::schema::PackSchema;
+use crate::source::LineIndex;
 use crate::timestamp::CalendarDate;
 
 use super::LintError;
@@ -21,6 +24,12 @@ pub struct LintContext<'a> {
     lenient: &'a LenientPack,
     schema: &'a PackSchema,
     facts: Vec<PolicyFacts>,
+    /// For each requestable action, the positions (in pack order) of the policies whose
+    /// `actions` contain it. Rules that compare policies pairwise look only at policies that
+    /// share an action: comparing every pair made lint quadratic in the pack's size.
+    by_action: HashMap<EntityUid, Vec<usize>>,
+    /// The line starts of each policy file, so a finding's position is not a scan of its file.
+    lines: HashMap<&'a str, LineIndex<'a>>,
     /// Ids of policies that fail strict validation: rules that reason about types skip them.
     invalid: BTreeSet<PolicyId>,
     runs: Vec<WorkflowRun<'a>>,
@@ -42,11 +51,24 @@ impl<'a> LintContext<'a> {
         let pack = &lenient.pack;
         let schema = pack.schema().ok_or(LintError::NoSchema)?;
         let index = SchemaIndex::new(schema);
-        let facts = pack
+        let facts: Vec<PolicyFacts> = pack
             .policies()
             .iter()
             .map(|p| PolicyFacts::of(p.cedar(), &index))
             .collect();
+        let mut by_action: HashMap<EntityUid, Vec<usize>> = HashMap::new();
+        for (i, f) in facts.iter().enumerate() {
+            for a in &f.actions {
+                by_action.entry(a.clone()).or_default().push(i);
+            }
+        }
+        let mut lines = HashMap::new();
+        for f in &pack.source().policies {
+            // The first file of a name, as `file_text` finds it.
+            lines
+                .entry(f.name.as_str())
+                .or_insert_with(|| LineIndex::new(&f.text));
+        }
         let invalid = lenient
             .validation_errors
             .iter()
@@ -60,6 +82,8 @@ impl<'a> LintContext<'a> {
             lenient,
             schema,
             facts,
+            by_action,
+            lines,
             invalid,
             runs,
             today,
@@ -84,6 +108,26 @@ impl<'a> LintContext<'a> {
     /// Every policy with a valid tier, with its scope facts.
     pub(crate) fn policies(&self) -> impl Iterator<Item = (&PolicyInfo, &PolicyFacts)> {
         self.pack().policies().iter().zip(&self.facts)
+    }
+
+    /// The policies whose facts' `actions` contain `action`, in pack order, with their
+    /// positions in [`LintContext::policies`]. A policy that cannot match `action` is not
+    /// among them, so a rule that needs a shared action searches only these.
+    pub(crate) fn policies_on(
+        &self,
+        action: &EntityUid,
+    ) -> impl Iterator<Item = (usize, &PolicyInfo, &PolicyFacts)> {
+        let policies = self.pack().policies();
+        self.by_action
+            .get(action)
+            .into_iter()
+            .flatten()
+            .filter_map(move |&i| Some((i, policies.get(i)?, self.facts.get(i)?)))
+    }
+
+    /// How many policies can match `action`.
+    pub(crate) fn count_on(&self, action: &EntityUid) -> usize {
+        self.by_action.get(action).map_or(0, Vec::len)
     }
 
     /// The facts of the policy with id `id`.
@@ -139,7 +183,10 @@ impl<'a> LintContext<'a> {
         Location {
             origin: Origin::Policy,
             file: file.to_string(),
-            span: Span::in_text(self.file_text(file), offset, len),
+            span: match self.lines.get(file) {
+                Some(lines) => Span::in_lines(lines, offset, len),
+                None => Span::in_text(self.file_text(file), offset, len),
+            },
         }
     }
 

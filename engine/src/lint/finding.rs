@@ -159,6 +159,26 @@ impl Span {
     }
 }
 
+impl Span {
+    /// [`Span::in_text`] with the text's line starts already indexed: a pack's findings are
+    /// placed in logarithmic time each rather than by scanning the file from its start.
+    pub(crate) fn in_lines(
+        lines: &crate::source::LineIndex<'_>,
+        offset: usize,
+        len: usize,
+    ) -> Self {
+        let text_len = lines.text_len();
+        let offset = offset.min(text_len);
+        let len = len.min(text_len - offset);
+        Self {
+            offset,
+            len,
+            start: lines.line_col(offset),
+            end: lines.line_col(offset + len),
+        }
+    }
+}
+
 /// A place in one of the inputs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Location {

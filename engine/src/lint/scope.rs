@@ -224,7 +224,19 @@ impl PolicyFacts {
 
     /// Whether, wherever `other` is satisfied for `action`, `self` is satisfied too: `self`'s
     /// scope contains `other`'s and each of `self`'s conditions is one of `other`'s.
+    ///
+    /// The rules ask [`PolicyFacts::covers`] of the policies on an action instead; this is the
+    /// definition the tests state.
+    #[cfg(test)]
     pub(crate) fn implied_by(&self, other: &PolicyFacts, action: &EntityUid) -> bool {
+        self.actions.contains(action) && self.covers(other)
+    }
+
+    /// [`PolicyFacts::implied_by`] less the action: whether `self`'s principal and resource
+    /// scopes contain `other`'s and each of `self`'s conditions is one of `other`'s. A rule
+    /// that already knows `self` matches the action (it took `self` from
+    /// `LintContext::policies_on`) asks only this, once rather than once per action.
+    pub(crate) fn covers(&self, other: &PolicyFacts) -> bool {
         let covers = |mine: &EntityScope, theirs: &EntityScope, their_types: &BTreeSet<String>| {
             mine.contains(theirs)
                 // `principal is T` covers any scope whose possible types (per the schema's
@@ -232,8 +244,7 @@ impl PolicyFacts {
                 || matches!(mine, EntityScope::Is(t)
                     if !their_types.is_empty() && their_types.iter().all(|x| x == t))
         };
-        self.actions.contains(action)
-            && covers(&self.principal, &other.principal, &other.principal_types)
+        covers(&self.principal, &other.principal, &other.principal_types)
             && covers(&self.resource, &other.resource, &other.resource_types)
             && self.conditions.iter().all(|c| other.conditions.contains(c))
     }

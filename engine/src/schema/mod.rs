@@ -106,22 +106,24 @@ impl PackSchema {
                 human_types.insert(ty.to_string());
             }
         }
-        let mut expansion_actions = BTreeMap::new();
+        let mut marked = BTreeMap::new();
         for action in schema.actions() {
             let ns = namespace_of(&action.type_name().namespace());
             if let Some(why) = fragments
                 .iter()
                 .find_map(|f| f.action_annotation(ns.clone(), action.id(), EXPANSION_ANNOTATION))
             {
-                expansion_actions.insert(action.to_string(), why.to_string());
+                marked.insert(action.clone(), why.to_string());
             }
         }
+        let hierarchy = ActionHierarchy::of(&schema);
+        let expansion_actions =
+            expansion_closure(&marked, hierarchy.as_ref().ok(), schema.actions());
         let fragments_json: Option<Vec<Value>> = fragments
             .into_iter()
             .map(|f| f.to_json_value().ok())
             .collect();
         let types = SchemaTypes::read(fragments_json.as_deref().unwrap_or_default());
-        let hierarchy = ActionHierarchy::of(&schema);
         let hierarchy_complete = hierarchy.is_ok() && schema.is_complete();
         Ok(Self {
             schema,
@@ -151,12 +153,13 @@ impl PackSchema {
         self.human_types.iter().map(String::as_str)
     }
 
-    /// Actions marked `@privilege_expansion`, as `Action::"id"` with the annotation's text.
+    /// Actions that expand privilege, as `Action::"id"` with the annotation's text: those
+    /// marked `@privilege_expansion` and every action (transitively) in a marked group.
     pub fn expansion_actions(&self) -> &BTreeMap<String, String> {
         &self.expansion_actions
     }
 
-    /// Whether `action` is marked `@privilege_expansion`.
+    /// Whether `action` is marked `@privilege_expansion`, itself or through a group it is in.
     pub fn is_expansion(&self, action: &EntityRef) -> bool {
         self.is_expansion_uid(action.uid())
     }
@@ -209,6 +212,33 @@ impl PackSchema {
     pub(crate) fn entity_shape(&self, ty: &str) -> Option<&BTreeMap<String, AttrType>> {
         self.entity_shapes.get(ty)
     }
+}
+
+/// The expansion actions: each action marked `@privilege_expansion` (`marked`, with its text)
+/// and every declared action (transitively) in a marked group.
+///
+/// Marking a group must mark its members: a policy names the members in requests, and a mark
+/// that reached only the group's own uid (which no request names) would leave every member
+/// ungated without a word. A member's own text wins; one in several marked groups takes the
+/// text of the first of them in uid order, so the result does not depend on declaration order.
+/// Without a `hierarchy` (Cedar could not list the action entities) only the marks themselves
+/// count.
+fn expansion_closure<'a>(
+    marked: &BTreeMap<EntityUid, String>,
+    hierarchy: Option<&ActionHierarchy>,
+    actions: impl Iterator<Item = &'a EntityUid>,
+) -> BTreeMap<String, String> {
+    actions
+        .filter_map(|action| {
+            let own = marked.get(action);
+            let inherited = || {
+                let groups = hierarchy.into_iter().flat_map(|h| h.groups_of(action));
+                groups.filter_map(|g| marked.get(g)).next()
+            };
+            own.or_else(inherited)
+                .map(|why| (action.to_string(), why.clone()))
+        })
+        .collect()
 }
 
 /// Annotations on entity types and actions whose key is a near miss of `@human` or
@@ -459,5 +489,71 @@ fn qualify(ns: &str, name: &str) -> String {
         name.to_string()
     } else {
         format!("{ns}::{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> PackSchema {
+        PackSchema::load(&[SourceFile::new("s.cedarschema", text)]).unwrap()
+    }
+
+    fn expansions(schema: &PackSchema) -> Vec<(&str, &str)> {
+        schema
+            .expansion_actions()
+            .iter()
+            .map(|(a, why)| (a.as_str(), why.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_marked_group_marks_its_members_and_theirs() {
+        let schema = load(
+            r#"
+            entity A;
+            @privilege_expansion("grows privilege")
+            action "expand_privilege";
+            action "delegation" in ["expand_privilege"];
+            action add_scope in ["expand_privilege"] appliesTo { principal: [A], resource: [A] };
+            @privilege_expansion("hands authority on")
+            action delegate in ["delegation"] appliesTo { principal: [A], resource: [A] };
+            action sub_delegate in ["delegation"] appliesTo { principal: [A], resource: [A] };
+            action read appliesTo { principal: [A], resource: [A] };
+            "#,
+        );
+        assert_eq!(
+            expansions(&schema),
+            [
+                ("Action::\"add_scope\"", "grows privilege"),
+                // A member's own annotation wins over its group's.
+                ("Action::\"delegate\"", "hands authority on"),
+                ("Action::\"delegation\"", "grows privilege"),
+                ("Action::\"expand_privilege\"", "grows privilege"),
+                // A member of a member.
+                ("Action::\"sub_delegate\"", "grows privilege"),
+            ]
+        );
+        let read: EntityRef = "Action::\"read\"".parse().unwrap();
+        let nested: EntityRef = "Action::\"sub_delegate\"".parse().unwrap();
+        assert!(schema.is_expansion(&nested) && !schema.is_expansion(&read));
+    }
+
+    #[test]
+    fn marks_on_members_alone_do_not_reach_the_group_or_siblings() {
+        let schema = load(
+            r#"
+            entity A;
+            action "expand_privilege";
+            @privilege_expansion("adds a scope")
+            action add_scope in ["expand_privilege"] appliesTo { principal: [A], resource: [A] };
+            action other in ["expand_privilege"] appliesTo { principal: [A], resource: [A] };
+            "#,
+        );
+        assert_eq!(
+            expansions(&schema),
+            [("Action::\"add_scope\"", "adds a scope")]
+        );
     }
 }

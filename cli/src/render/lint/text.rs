@@ -63,11 +63,10 @@ fn render(out: &mut String, f: &Finding, sources: &Sources) {
         l.span.start.line,
         l.span.start.column
     );
-    let lines: Vec<&str> = text.lines().collect();
-    if !lines.is_empty() {
+    if !text.is_empty() {
         let _ = writeln!(out, "{pad} |");
         for n in first..=last.min(first + MAX_LINES - 1) {
-            let Some(line) = lines.get(n - 1) else {
+            let Some(line) = sources.line(l, n) else {
                 break;
             };
             let chars = line.chars().count();

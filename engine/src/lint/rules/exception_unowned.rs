@@ -107,14 +107,20 @@ fn exception_kinds(cx: &LintContext<'_>, p: &PolicyInfo, facts: &PolicyFacts) ->
             kinds.push("a forbid with an `unless` carve-out".into());
         }
         PolicyRole::Permit(Tier::Auto) => {
-            let gated: Vec<String> = cx
-                .policies()
-                .filter(|(q, q_facts)| {
+            // A permit shares an action with `p` exactly when it is among the policies on one
+            // of `p`'s actions; the positions keep them in pack order, each once.
+            let mut gated: Vec<(usize, &PolicyInfo)> = facts
+                .actions
+                .iter()
+                .flat_map(|a| cx.policies_on(a))
+                .filter(|(_, q, _)| {
                     matches!(q.role(), PolicyRole::Permit(Tier::Single | Tier::Dual))
-                        && !q_facts.actions.is_disjoint(&facts.actions)
                 })
-                .map(|(q, _)| format!("`{}`", q.id()))
+                .map(|(i, q, _)| (i, q))
                 .collect();
+            gated.sort_unstable_by_key(|(i, _)| *i);
+            gated.dedup_by_key(|(i, _)| *i);
+            let gated: Vec<String> = gated.iter().map(|(_, q)| format!("`{}`", q.id())).collect();
             if !gated.is_empty() {
                 kinds.push(format!(
                     "an auto permit on actions that also have gated permits: {}",

@@ -9,7 +9,7 @@ use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule}
 declare_rule! {
     /// ## What it does
     /// Decides every step of each workflow (`<policies>/workflows/*.yaml`) with the pack, and
-    /// reports a step whose action is `@privilege_expansion` that runs `auto` while a later
+    /// reports a step whose action is `@privilege_expansion` (itself or through a group) that runs `auto` while a later
     /// step of the same workflow needs one or two human approvals.
     ///
     /// ## Why is this bad?

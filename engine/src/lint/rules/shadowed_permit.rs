@@ -42,17 +42,20 @@ impl ShadowedPermit {
             let PolicyRole::Permit(q_tier) = q.role() else {
                 continue;
             };
-            if q_facts.actions.is_empty() {
+            // A shadowing permit matches each of `q`'s actions, so it is among the policies on
+            // any one of them: search the fewest. The first in pack order is reported, as when
+            // every policy was searched.
+            let Some(fewest) = q_facts.actions.iter().min_by_key(|a| cx.count_on(a)) else {
                 continue;
-            }
-            let shadowing = cx.policies().find(|(p, p_facts)| {
+            };
+            // `p` implies `q` on every one of `q`'s actions: it matches each of them and its
+            // scope and conditions cover `q`'s (the same for every action, so asked once).
+            let shadowing = cx.policies_on(fewest).find(|(_, p, p_facts)| {
                 matches!(p.role(), PolicyRole::Permit(t) if t < q_tier)
-                    && q_facts
-                        .actions
-                        .iter()
-                        .all(|a| p_facts.implied_by(q_facts, a))
+                    && p_facts.covers(q_facts)
+                    && q_facts.actions.is_subset(&p_facts.actions)
             });
-            if let Some((p, _)) = shadowing {
+            if let Some((_, p, _)) = shadowing {
                 out.push(
                     Finding::new(
                         self,

@@ -1,14 +1,13 @@
 use crate::PolicyInfo;
 use crate::{PolicyRole, Tier};
 
-use crate::lint::scope::PolicyFacts;
 use crate::lint::{Control, Finding, LintContext, RuleId, Severity, declare_rule};
 
 declare_rule! {
     /// ## What it does
     /// Reports an `auto` permit whose scope can match an action the schema marks
-    /// `@privilege_expansion` (by `action == ...`, `action in` a group containing it, or an
-    /// unconstrained `action`), where no gate or forbid covers it: a gate or forbid covers it
+    /// `@privilege_expansion`, itself or through a group it is in (by `action == ...`,
+    /// `action in` a group containing it, or an unconstrained `action`), where no gate or forbid covers it: a gate or forbid covers it
     /// when its scope contains the permit's and each of its conditions is also one of the
     /// permit's. An owned exception — `@expansion_ok("why")` with `@owner` and `@review_by` —
     /// is accepted.
@@ -44,10 +43,6 @@ declare_rule! {
 
 impl UngatedExpansion {
     fn run(&self, cx: &LintContext<'_>) -> Vec<Finding> {
-        let restricting: Vec<(&PolicyInfo, &PolicyFacts)> = cx
-            .policies()
-            .filter(|(p, _)| !matches!(p.role(), PolicyRole::Permit(_)))
-            .collect();
         let mut out = Vec::new();
         for (p, facts) in cx.policies() {
             if p.role() != PolicyRole::Permit(Tier::Auto) || is_owned_exception(p) {
@@ -57,7 +52,13 @@ impl UngatedExpansion {
                 .actions
                 .iter()
                 .filter(|a| cx.schema().is_expansion_uid(a))
-                .filter(|a| !restricting.iter().any(|(_, g)| g.implied_by(facts, a)))
+                // A gate or forbid that covers `a` matches it, so it is among the policies on
+                // `a`: only those are searched, and each of them matches `a` already.
+                .filter(|a| {
+                    !cx.policies_on(a).any(|(_, g, g_facts)| {
+                        !matches!(g.role(), PolicyRole::Permit(_)) && g_facts.covers(facts)
+                    })
+                })
                 .map(|a| {
                     let why = cx
                         .schema()
