@@ -12,7 +12,7 @@ use tollgate_engine::{CalendarDate, Decision, Pack, Tier};
 use crate::SmtError;
 use crate::counterexample::Confirmed;
 use crate::never_errors::scan;
-use crate::reading::{describe, envs, fingerprint, reading, schema_fingerprint};
+use crate::reading::{ActionReach, describe, envs, fingerprint, reading, schema_fingerprint};
 use crate::session::{Answer, Query, Session};
 
 /// The levels a reading is taken at: a tier below `deny`.
@@ -65,17 +65,18 @@ pub fn weakenings(
     if cedar_schema(base).is_none() {
         return Err(SmtError::NoSchema);
     }
+    let reach = ActionReach::of(schema);
     Ok(envs(schema)
         .into_iter()
-        .map(|env| compare(session, base, head, schema, &env, today))
+        .map(|env| compare(session, (base, head), schema, &reach, &env, today))
         .collect())
 }
 
 fn compare(
     session: &mut Session,
-    base: &Pack,
-    head: &Pack,
+    (base, head): (&Pack, &Pack),
     schema: &Schema,
+    reach: &ActionReach,
     env: &RequestEnv,
     today: CalendarDate,
 ) -> ActionDiff {
@@ -83,7 +84,7 @@ fn compare(
     let (principal_type, action, resource_type) = describe(env);
     let verdict = (|| {
         for (side, pack) in [("base", base), ("head", head)] {
-            let errors = scan(session, pack, schema, env);
+            let errors = scan(session, pack, schema, env, reach);
             if let Some(why) = errors.unknown {
                 return DiffVerdict::Unknown(format!("{side}: {why}"));
             }
@@ -98,7 +99,7 @@ fn compare(
         let today_text = today.to_string();
         for level in LEVELS {
             let compiled = |pack: &Pack| {
-                reading(pack, level, &|_| false, env.action(), today).and_then(|set| {
+                reading(pack, level, &|_| false, env.action(), today, reach).and_then(|set| {
                     CompiledPolicySet::compile(&set, env, schema)
                         .map(|c| (fingerprint(&set), c))
                         .map_err(|e| format!("symbolic compilation failed: {e}"))

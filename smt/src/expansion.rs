@@ -12,7 +12,7 @@ use crate::SmtError;
 use crate::check::{Check, ExactResult, Semantics, Verdict};
 use crate::counterexample::Confirmed;
 use crate::never_errors::scan;
-use crate::reading::{describe, envs, fingerprint, reading, schema_fingerprint};
+use crate::reading::{ActionReach, describe, envs, fingerprint, reading, schema_fingerprint};
 use crate::session::{Answer, Query, Session};
 
 /// For each request environment of a `@privilege_expansion` action: is there a request the
@@ -24,21 +24,18 @@ pub fn ungated_expansion(
     today: CalendarDate,
 ) -> Result<Vec<ExactResult>, SmtError> {
     let schema = cedar_schema(pack).ok_or(SmtError::NoSchema)?;
+    let reach = ActionReach::of(schema);
+    let target = Target {
+        pack,
+        schema,
+        reach: &reach,
+        today,
+    };
     let skip = |p: &PolicyInfo| is_live_exception(p, today);
     Ok(envs(schema)
         .into_iter()
         .filter(|env| is_expansion(pack, env.action()))
-        .map(|env| {
-            auto_reachable(
-                session,
-                pack,
-                schema,
-                &env,
-                today,
-                Check::UngatedExpansion,
-                &skip,
-            )
-        })
+        .map(|env| auto_reachable(session, &target, &env, Check::UngatedExpansion, &skip))
         .collect())
 }
 
@@ -50,38 +47,48 @@ pub fn self_approval(
     today: CalendarDate,
 ) -> Result<Vec<ExactResult>, SmtError> {
     let schema = cedar_schema(pack).ok_or(SmtError::NoSchema)?;
+    let reach = ActionReach::of(schema);
+    let target = Target {
+        pack,
+        schema,
+        reach: &reach,
+        today,
+    };
     let human = |ty: &str| pack.schema().is_some_and(|s| s.is_human_type(ty));
     Ok(envs(schema)
         .into_iter()
         .filter(|env| is_approve(env.action()) && !human(&env.principal().to_string()))
-        .map(|env| {
-            auto_reachable(
-                session,
-                pack,
-                schema,
-                &env,
-                today,
-                Check::SelfApproval,
-                &|_| false,
-            )
-        })
+        .map(|env| auto_reachable(session, &target, &env, Check::SelfApproval, &|_| false))
         .collect())
+}
+
+/// The pack under analysis, its Cedar schema and action groups, and the day.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    pack: &'a Pack,
+    schema: &'a Schema,
+    reach: &'a ActionReach,
+    today: CalendarDate,
 }
 
 /// Whether some request of `env` is decided `auto`: an always-denies query on the level-0
 /// reading, its counterexample confirmed by the engine.
 fn auto_reachable(
     session: &mut Session,
-    pack: &Pack,
-    schema: &Schema,
+    target: &Target<'_>,
     env: &RequestEnv,
-    today: CalendarDate,
     check: Check,
     skip: &dyn Fn(&PolicyInfo) -> bool,
 ) -> ExactResult {
+    let Target {
+        pack,
+        schema,
+        reach,
+        today,
+    } = *target;
     let start = Instant::now();
     let (principal_type, action, resource_type) = describe(env);
-    let errors = scan(session, pack, schema, env);
+    let errors = scan(session, pack, schema, env, reach);
     let semantics = match (&errors.unknown, errors.may_error.is_empty()) {
         (Some(_), _) => Semantics::Unchecked,
         (None, true) => Semantics::Exact,
@@ -91,11 +98,13 @@ fn auto_reachable(
     };
     let mut queries = errors.queries;
     let mut cached = errors.cached;
-    let verdict = match reading(pack, Tier::Auto, skip, env.action(), today).and_then(|set| {
-        CompiledPolicySet::compile(&set, env, schema)
-            .map(|c| (set, c))
-            .map_err(|e| format!("symbolic compilation failed: {e}"))
-    }) {
+    let verdict = match reading(pack, Tier::Auto, skip, env.action(), today, reach).and_then(
+        |set| {
+            CompiledPolicySet::compile(&set, env, schema)
+                .map(|c| (set, c))
+                .map_err(|e| format!("symbolic compilation failed: {e}"))
+        },
+    ) {
         Err(e) => Verdict::Unknown(e),
         Ok((set, compiled)) => {
             let name = match check {

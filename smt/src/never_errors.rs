@@ -6,7 +6,7 @@ use cedar_policy_symcc::CompiledPolicy;
 use tollgate_engine::Pack;
 use tollgate_engine::analysis::cedar_policy;
 
-use crate::reading::{describe, restricting, schema_fingerprint};
+use crate::reading::{ActionReach, describe, restricting, schema_fingerprint};
 use crate::session::{Answer, Query, Session};
 
 /// What the never-errors queries for one environment found.
@@ -20,13 +20,14 @@ pub(crate) struct ErrorScan {
     pub(crate) cached: usize,
 }
 
-/// Runs `check_never_errors` on every forbid and gate of `pack` for `env` (compiled against
+/// Runs `check_never_errors` on every forbid and gate of `pack` that can match `env`'s action (compiled against
 /// `schema`, which may be another pack's for a diff).
 pub(crate) fn scan(
     session: &mut Session,
     pack: &Pack,
     schema: &Schema,
     env: &RequestEnv,
+    reach: &ActionReach,
 ) -> ErrorScan {
     let (p, a, r) = describe(env);
     let schema_text = schema_fingerprint(pack);
@@ -36,7 +37,7 @@ pub(crate) fn scan(
         queries: 0,
         cached: 0,
     };
-    for policy in restricting(pack) {
+    for policy in restricting(pack, env.action(), reach) {
         let cedar = cedar_policy(policy);
         let compiled = match CompiledPolicy::compile(cedar, env, schema) {
             Ok(c) => c,

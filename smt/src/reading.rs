@@ -2,7 +2,9 @@
 
 use std::str::FromStr;
 
-use cedar_policy::{EntityUid, Policy, PolicyId, PolicySet, RequestEnv, Schema};
+use cedar_policy::{
+    ActionConstraint, Entities, EntityUid, Policy, PolicyId, PolicySet, RequestEnv, Schema,
+};
 use tollgate_engine::analysis::cedar_policy;
 use tollgate_engine::{CalendarDate, EntityRef, NOW, Pack, PolicyInfo, PolicyRole, Tier};
 
@@ -21,10 +23,12 @@ pub(crate) fn reading(
     skip: &dyn Fn(&PolicyInfo) -> bool,
     action: &EntityUid,
     today: CalendarDate,
+    reach: &ActionReach,
 ) -> Result<PolicySet, String> {
     let policies = pack
         .policies()
         .iter()
+        .filter(|p| reach.can_match(cedar_policy(p), action))
         .filter(|p| match p.role() {
             PolicyRole::Permit(tier) => tier <= level && !skip(p),
             PolicyRole::Forbid => true,
@@ -35,11 +39,56 @@ pub(crate) fn reading(
     PolicySet::from_policies(policies).map_err(|e| e.to_string())
 }
 
-/// The plain forbids and gates: the policies whose errors tollgate counts as matches.
-pub(crate) fn restricting(pack: &Pack) -> impl Iterator<Item = &PolicyInfo> {
+/// The plain forbids and gates whose action scope can match `action`: the policies whose
+/// errors tollgate counts as matches.
+pub(crate) fn restricting<'a>(
+    pack: &'a Pack,
+    action: &'a EntityUid,
+    reach: &'a ActionReach,
+) -> impl Iterator<Item = &'a PolicyInfo> {
     pack.policies()
         .iter()
         .filter(|p| !matches!(p.role(), PolicyRole::Permit(_)))
+        .filter(move |p| reach.can_match(cedar_policy(p), action))
+}
+
+/// Which policies' action scopes can match an action, from the schema's action groups. A
+/// policy that cannot match is false on every request of the action's environments, so
+/// leaving it out of a query changes no answer; it only saves the solver (and the symbolic
+/// compiler) from thousands of irrelevant policies in a large pack.
+pub(crate) struct ActionReach {
+    entities: Option<Entities>,
+}
+
+impl ActionReach {
+    /// The action groups of `schema`.
+    pub(crate) fn of(schema: &Schema) -> Self {
+        Self {
+            entities: schema.action_entities().ok(),
+        }
+    }
+
+    /// Whether `policy`'s action scope can match requests for `action`. When the groups are
+    /// not known, every policy is kept.
+    pub(crate) fn can_match(&self, policy: &Policy, action: &EntityUid) -> bool {
+        match policy.action_constraint() {
+            ActionConstraint::Any => true,
+            // `==` matches only that entity: a group named with `==` matches no request.
+            ActionConstraint::Eq(a) => &a == action,
+            ActionConstraint::In(groups) => {
+                groups.iter().any(|g| g == action || self.is_in(action, g))
+            }
+        }
+    }
+
+    fn is_in(&self, action: &EntityUid, group: &EntityUid) -> bool {
+        match &self.entities {
+            None => true,
+            Some(entities) => entities
+                .ancestors(action)
+                .is_none_or(|mut ancestors| ancestors.any(|a| a == group)),
+        }
+    }
 }
 
 /// `forbid` on requests for `action` whose `now` tollgate would never fill in: before the
