@@ -23,20 +23,14 @@ pub fn ungated_expansion(
     pack: &Pack,
     today: CalendarDate,
 ) -> Result<Vec<ExactResult>, SmtError> {
-    let schema = cedar_schema(pack).ok_or(SmtError::NoSchema)?;
-    let reach = ActionReach::of(schema);
-    let target = Target {
+    each_env(
+        session,
         pack,
-        schema,
-        reach: &reach,
         today,
-    };
-    let skip = |p: &PolicyInfo| is_live_exception(p, today);
-    Ok(envs(schema)
-        .into_iter()
-        .filter(|env| is_expansion(pack, env.action()))
-        .map(|env| auto_reachable(session, &target, &env, Check::UngatedExpansion, &skip))
-        .collect())
+        Check::UngatedExpansion,
+        &|env| is_expansion(pack, env.action()),
+        &|p| is_live_exception(p, today),
+    )
 }
 
 /// For each request environment of `approve` whose principal type is not `@human`: is there a
@@ -46,6 +40,27 @@ pub fn self_approval(
     pack: &Pack,
     today: CalendarDate,
 ) -> Result<Vec<ExactResult>, SmtError> {
+    let human = |ty: &str| pack.schema().is_some_and(|s| s.is_human_type(ty));
+    each_env(
+        session,
+        pack,
+        today,
+        Check::SelfApproval,
+        &|env| is_approve(env.action()) && !human(&env.principal().to_string()),
+        &|_| false,
+    )
+}
+
+/// `check` on each request environment `wanted` picks, with the policies `skip` names left
+/// out of the reading.
+fn each_env(
+    session: &mut Session,
+    pack: &Pack,
+    today: CalendarDate,
+    check: Check,
+    wanted: &dyn Fn(&RequestEnv) -> bool,
+    skip: &dyn Fn(&PolicyInfo) -> bool,
+) -> Result<Vec<ExactResult>, SmtError> {
     let schema = cedar_schema(pack).ok_or(SmtError::NoSchema)?;
     let reach = ActionReach::of(schema);
     let target = Target {
@@ -54,11 +69,10 @@ pub fn self_approval(
         reach: &reach,
         today,
     };
-    let human = |ty: &str| pack.schema().is_some_and(|s| s.is_human_type(ty));
     Ok(envs(schema)
         .into_iter()
-        .filter(|env| is_approve(env.action()) && !human(&env.principal().to_string()))
-        .map(|env| auto_reachable(session, &target, &env, Check::SelfApproval, &|_| false))
+        .filter(|env| wanted(env))
+        .map(|env| auto_reachable(session, &target, &env, check, skip))
         .collect())
 }
 

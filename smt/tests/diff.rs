@@ -10,12 +10,8 @@
 
 mod support;
 
-use tollgate_engine::{CalendarDate, Tier};
+use tollgate_engine::Tier;
 use tollgate_smt::{ActionDiff, DiffVerdict, weakenings};
-
-fn today() -> CalendarDate {
-    "2026-12-03".parse().unwrap()
-}
 
 const BASE: &str = r#"
 @id("read-auto") @tier("auto") @reason("reading is routine")
@@ -52,7 +48,7 @@ fn the_same_pack_and_a_stricter_one_are_not_weaker() {
         return;
     };
     let base = support::pack(support::SCHEMA, BASE);
-    let same = weakenings(&mut session, &base, &base, today()).unwrap();
+    let same = weakenings(&mut session, &base, &base, support::today()).unwrap();
     assert!(
         same.iter()
             .all(|r| matches!(r.verdict, DiffVerdict::NotWeaker)),
@@ -72,7 +68,7 @@ forbid (principal, action == Action::"add_token_scope", resource)
 when { resource is Token && (resource.environment == "prod" || resource.environment == "production") };
 "#,
     );
-    let results = weakenings(&mut session, &base, &head, today()).unwrap();
+    let results = weakenings(&mut session, &base, &head, support::today()).unwrap();
     assert!(
         results
             .iter()
@@ -101,7 +97,7 @@ when { resource.environment == "dev" };
 @id("gate-prod-dual")"#,
         ),
     );
-    let results = weakenings(&mut session, &base, &head, today()).unwrap();
+    let results = weakenings(&mut session, &base, &head, support::today()).unwrap();
     let found = weaker(&results);
     assert_eq!(found.len(), 1, "{}", show(&results));
     let DiffVerdict::Weaker { level, head, base } = &found[0].verdict else {
@@ -130,7 +126,7 @@ fn a_removed_dual_gate_is_found_at_the_single_level() {
         .unwrap()
         .to_string();
     let head = support::pack(support::SCHEMA, &head_text);
-    let results = weakenings(&mut session, &base, &head, today()).unwrap();
+    let results = weakenings(&mut session, &base, &head, support::today()).unwrap();
     let found = weaker(&results);
     assert_eq!(found.len(), 1, "{}", show(&results));
     let DiffVerdict::Weaker { level, head, base } = &found[0].verdict else {
@@ -157,7 +153,7 @@ fn a_gate_that_can_error_makes_its_action_unknown() {
         "{BASE}\n@id(\"gate-heavy-use\") @tier(\"dual\") @reason(\"heavily used tokens\")\nforbid (principal, action == Action::\"add_token_scope\", resource is Token)\nwhen {{ resource.uses * 1000 > 5000 }};\n"
     );
     let base = support::pack(support::SCHEMA, &with_overflow);
-    let results = weakenings(&mut session, &base, &base, today()).unwrap();
+    let results = weakenings(&mut session, &base, &base, support::today()).unwrap();
     let token = results
         .iter()
         .find(|r| r.action.contains("add_token_scope") && r.resource_type == "Token")

@@ -10,12 +10,8 @@
 
 mod support;
 
-use tollgate_engine::{CalendarDate, Tier};
+use tollgate_engine::Tier;
 use tollgate_smt::{Check, ExactResult, Verdict, self_approval, ungated_expansion};
-
-fn today() -> CalendarDate {
-    "2026-12-03".parse().unwrap()
-}
 
 fn show(results: &[ExactResult]) -> String {
     results
@@ -35,9 +31,9 @@ fn the_reference_pack_is_clean() {
         return;
     };
     let pack = support::reference();
-    let expansion = ungated_expansion(&mut session, &pack, today()).unwrap();
+    let expansion = ungated_expansion(&mut session, &pack, support::today()).unwrap();
     assert!(expansion.len() >= 6, "{}", show(&expansion));
-    let approval = self_approval(&mut session, &pack, today()).unwrap();
+    let approval = self_approval(&mut session, &pack, support::today()).unwrap();
     eprintln!(
         "{}{}{:?}",
         show(&expansion),
@@ -82,7 +78,7 @@ permit (principal is Agent, action == Action::"add_token_scope", resource is Tok
 when { resource.environment == "dev" };
 "#,
     );
-    let results = ungated_expansion(&mut session, &pack, today()).unwrap();
+    let results = ungated_expansion(&mut session, &pack, support::today()).unwrap();
     let found = found(&results);
     assert_eq!(found.len(), 1, "{}", show(&results));
     assert_confirmed_auto(found[0]);
@@ -114,7 +110,7 @@ permit (principal is Agent, action == Action::"add_token_scope", resource);
 forbid (principal, action in Action::"expand_privilege", resource);
 "#,
     );
-    let results = ungated_expansion(&mut session, &pack, today()).unwrap();
+    let results = ungated_expansion(&mut session, &pack, support::today()).unwrap();
     assert_eq!(results.len(), 2, "{}", show(&results));
     assert!(
         results.iter().all(|r| matches!(r.verdict, Verdict::Proved)),
@@ -136,7 +132,7 @@ permit (principal, action == Action::"approve", resource)
 when { context.requested_action == "read" };
 "#,
     );
-    let results = self_approval(&mut session, &open, today()).unwrap();
+    let results = self_approval(&mut session, &open, support::today()).unwrap();
     // Only the Agent environments are asked about: Human is @human.
     assert!(
         results.iter().all(|r| r.principal_type == "Agent"),
@@ -167,7 +163,7 @@ permit (principal is Human, action == Action::"approve", resource)
 when { context.requested_action == "read" };
 "#,
     );
-    let results = self_approval(&mut session, &humans_only, today()).unwrap();
+    let results = self_approval(&mut session, &humans_only, support::today()).unwrap();
     assert_eq!(results.len(), 2);
     assert!(
         results.iter().all(|r| matches!(r.verdict, Verdict::Proved)),
@@ -215,7 +211,7 @@ when { context.now < datetime("2026-06-01") };
     ];
     for (what, policies) in cases {
         let pack = support::pack(support::SCHEMA, policies);
-        let results = ungated_expansion(&mut session, &pack, today()).unwrap();
+        let results = ungated_expansion(&mut session, &pack, support::today()).unwrap();
         assert_eq!(results.len(), 2, "{what}: {}", show(&results));
         assert!(
             results.iter().all(|r| matches!(r.verdict, Verdict::Proved)),
@@ -240,7 +236,7 @@ permit (principal is Agent, action == Action::"add_token_scope", resource is Tok
 when { context.now < datetime("2027-01-01") };
 "#,
     );
-    let results = ungated_expansion(&mut session, &pack, today()).unwrap();
+    let results = ungated_expansion(&mut session, &pack, support::today()).unwrap();
     let found = found(&results);
     assert_eq!(found.len(), 1, "{}", show(&results));
     assert_confirmed_auto(found[0]);
@@ -267,7 +263,7 @@ permit (principal is Agent, action == Action::"add_token_scope", resource is Tok
 forbid (principal, action == Action::"expand_privilege", resource);
 "#,
     );
-    let results = ungated_expansion(&mut session, &pack, today()).unwrap();
+    let results = ungated_expansion(&mut session, &pack, support::today()).unwrap();
     let found = found(&results);
     assert_eq!(found.len(), 1, "{}", show(&results));
     assert_confirmed_auto(found[0]);
@@ -288,7 +284,7 @@ fn owned_exceptions_are_left_out_until_their_review_date() {
 permit (principal is Agent, action == Action::"add_token_scope", resource is Token);
 "#,
     );
-    let results = ungated_expansion(&mut session, &pack, today()).unwrap();
+    let results = ungated_expansion(&mut session, &pack, support::today()).unwrap();
     assert!(
         results.iter().all(|r| matches!(r.verdict, Verdict::Proved)),
         "{}",

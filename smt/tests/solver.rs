@@ -14,12 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use tollgate_engine::CalendarDate;
 use tollgate_smt::{Cache, Cvc5, Session, SmtError, Verdict, ungated_expansion};
-
-fn today() -> CalendarDate {
-    "2026-12-03".parse().unwrap()
-}
 
 const UNGATED: &str = r#"
 @id("scope-auto") @tier("auto") @reason("tokens")
@@ -58,7 +53,7 @@ exec sleep 600"#,
     let cvc5 = Cvc5::at(&stuck).unwrap();
     let mut session = Session::new(cvc5, Duration::from_millis(100), None).unwrap();
     let pack = support::pack(support::SCHEMA, UNGATED);
-    let results = ungated_expansion(&mut session, &pack, today()).unwrap();
+    let results = ungated_expansion(&mut session, &pack, support::today()).unwrap();
     // No permit reaches Document: symcc settles that without the solver. Token needs it.
     let token = results.iter().find(|r| r.resource_type == "Token").unwrap();
     let Verdict::Unknown(why) = &token.verdict else {
@@ -86,7 +81,7 @@ fn answers_are_cached_and_a_tampered_counterexample_is_not_believed() {
         Some(Cache::at(dir.path()).unwrap()),
     )
     .unwrap();
-    let results = ungated_expansion(&mut session, &pack, today()).unwrap();
+    let results = ungated_expansion(&mut session, &pack, support::today()).unwrap();
     assert!(
         results
             .iter()
@@ -101,7 +96,7 @@ fn answers_are_cached_and_a_tampered_counterexample_is_not_believed() {
         Some(Cache::at(dir.path()).unwrap()),
     )
     .unwrap();
-    let cached = ungated_expansion(&mut again, &pack, today()).unwrap();
+    let cached = ungated_expansion(&mut again, &pack, support::today()).unwrap();
     assert_eq!(again.stats().cached, again.stats().queries);
     for (a, b) in results.iter().zip(&cached) {
         assert_eq!(
@@ -128,7 +123,7 @@ fn answers_are_cached_and_a_tampered_counterexample_is_not_believed() {
         Some(Cache::at(dir.path()).unwrap()),
     )
     .unwrap();
-    let results = ungated_expansion(&mut third, &pack, today()).unwrap();
+    let results = ungated_expansion(&mut third, &pack, support::today()).unwrap();
     assert!(
         results
             .iter()

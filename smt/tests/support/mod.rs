@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tollgate_engine::fs::read_pack;
-use tollgate_engine::{Pack, PackSource, SourceFile};
+use tollgate_engine::{CalendarDate, Pack, PackSource, SourceFile};
 use tollgate_smt::{Cvc5, Session};
 
 /// The workspace root.
@@ -32,6 +32,11 @@ pub fn session() -> Option<Session> {
             None
         }
     }
+}
+
+/// The day the tests analyse for.
+pub fn today() -> CalendarDate {
+    "2026-12-03".parse().unwrap()
 }
 
 /// The reference pack.
