@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use tollgate_engine::lint::RuleId;
+
 use crate::counterexample::Confirmed;
 
 /// Which lint question an [`ExactResult`] answers.
@@ -11,6 +13,16 @@ pub enum Check {
     UngatedExpansion,
     /// Can a non-`@human` principal be eligible to `approve` (decide `auto` on it)?
     SelfApproval,
+}
+
+impl Check {
+    /// The lint rule whose question this is (and whose findings it replaces).
+    pub fn rule(self) -> RuleId {
+        match self {
+            Check::UngatedExpansion => RuleId::UngatedExpansion,
+            Check::SelfApproval => RuleId::SelfApproval,
+        }
+    }
 }
 
 /// The answer for one request environment.

@@ -59,6 +59,12 @@ impl Counterexample {
         })
     }
 
+    /// `{"request", "at", "entities"}`: what a finding or report shows, and what `tollgate
+    /// decide --request … --entities … --at …` takes.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({"request": self.request, "at": self.at, "entities": self.entities})
+    }
+
     /// The engine's decision on this request (at `at`, or at the start of `today` when the
     /// action does not read the time).
     pub(crate) fn decide(&self, pack: &Pack, today: CalendarDate) -> Result<Decision, String> {

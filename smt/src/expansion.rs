@@ -121,15 +121,11 @@ fn auto_reachable(
     ) {
         Err(e) => Verdict::Unknown(e),
         Ok((set, compiled)) => {
-            let name = match check {
-                Check::UngatedExpansion => "ungated-expansion",
-                Check::SelfApproval => "self-approval",
-            };
             let set_text = fingerprint(&set);
             let schema_text = schema_fingerprint(pack);
             let today_text = today.to_string();
             let key = session.key([
-                name,
+                check.rule().as_str(),
                 "always-denies",
                 principal_type.as_str(),
                 action.as_str(),

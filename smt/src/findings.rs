@@ -4,9 +4,8 @@
 //! removes the scope rule's "may" finding, a confirmed counterexample becomes an error finding
 //! that carries the request, and an unknown is an error finding too (never "safe").
 
-use serde_json::json;
 use tollgate_engine::analysis::head_location;
-use tollgate_engine::lint::{Control, Finding, Location, Origin, RuleId, Severity, Span};
+use tollgate_engine::lint::{Finding, Location, Origin, RuleId, Severity, Span};
 use tollgate_engine::{CalendarDate, Pack, PolicyInfo, PolicyRole, Tier};
 
 use crate::SmtError;
@@ -18,11 +17,20 @@ use crate::session::Session;
 #[derive(Debug, Clone)]
 pub struct ExactLint {
     /// The exact findings (found and unknown), one per request environment.
-    pub findings: Vec<Finding>,
+    pub findings: Vec<ExactFinding>,
     /// Every result, proved ones included, for reports and timings.
     pub results: Vec<ExactResult>,
     /// The scope rules these findings replace.
     pub replaces: Vec<RuleId>,
+}
+
+/// One exact finding, with the action its environment is about.
+#[derive(Debug, Clone)]
+pub struct ExactFinding {
+    /// The action, e.g. `Action::"add_token_scope"`.
+    pub action: String,
+    /// The finding.
+    pub finding: Finding,
 }
 
 /// Runs the exact checks on `pack` (strictly loaded) and turns them into findings.
@@ -46,7 +54,12 @@ pub fn exact_lint(
     let version = session.cvc5().version().to_string();
     let findings = results
         .iter()
-        .filter_map(|r| finding(pack, today, r, &version))
+        .filter_map(|r| {
+            finding(pack, today, r, &version).map(|finding| ExactFinding {
+                action: r.action.clone(),
+                finding,
+            })
+        })
         .collect();
     Ok(ExactLint {
         findings,
@@ -62,12 +75,15 @@ pub fn merge(scope: Vec<Finding>, exact: ExactLint) -> Vec<Finding> {
     let (replaced, mut kept): (Vec<Finding>, Vec<Finding>) = scope
         .into_iter()
         .partition(|f| exact.replaces.contains(&f.rule));
-    for mut f in exact.findings {
+    for ExactFinding {
+        action,
+        finding: mut f,
+    } in exact.findings
+    {
         if f.counterexample.is_none()
-            && let Some(action) = f.message.split('`').nth(1)
             && let Some(s) = replaced
                 .iter()
-                .find(|s| s.rule == f.rule && s.message.contains(action))
+                .find(|s| s.rule == f.rule && s.message.contains(&action))
         {
             f.location = s.location.clone();
             f.policies = s.policies.clone();
@@ -80,16 +96,11 @@ pub fn merge(scope: Vec<Finding>, exact: ExactLint) -> Vec<Finding> {
 }
 
 fn finding(pack: &Pack, today: CalendarDate, r: &ExactResult, version: &str) -> Option<Finding> {
-    let (rule, controls) = match r.check {
-        Check::UngatedExpansion => (
-            RuleId::UngatedExpansion,
-            vec![Control::OwaspAgenticA01, Control::MaestroGov2],
-        ),
-        Check::SelfApproval => (
-            RuleId::SelfApproval,
-            vec![Control::OwaspAgenticA01, Control::MaestroGov2],
-        ),
-    };
+    let rule = r.check.rule();
+    // The scope rule's own controls: the exact finding answers the same question.
+    let controls = tollgate_engine::lint::rule(rule)
+        .map(|scope_rule| scope_rule.controls().to_vec())
+        .unwrap_or_default();
     let semantics = match &r.semantics {
         Semantics::Exact => String::new(),
         Semantics::FailClosed { may_error } => format!(
@@ -113,8 +124,7 @@ fn finding(pack: &Pack, today: CalendarDate, r: &ExactResult, version: &str) -> 
                 .find(|p| matches!(p.role(), PolicyRole::Permit(Tier::Auto)))
                 .or_else(|| first_auto_permit(pack, today));
             let id = determining.map_or_else(|| "?".to_string(), |p| p.id().to_string());
-            let c = &confirmed.counterexample;
-            let example = json!({"request": c.request, "at": c.at, "entities": c.entities});
+            let example = confirmed.counterexample.to_json();
             let message = match r.check {
                 Check::UngatedExpansion => format!(
                     "auto permit `{id}` allows privilege-expanding action `{}` on `{}` with no human: cvc5 {version} found a request (below) that the engine decides `auto`{semantics}",

@@ -55,6 +55,6 @@ pub use counterexample::{Confirmed, Counterexample};
 pub use diff::{ActionDiff, DiffVerdict, weakenings};
 pub use error::SmtError;
 pub use expansion::{self_approval, ungated_expansion};
-pub use findings::{ExactLint, exact_lint, merge};
+pub use findings::{ExactFinding, ExactLint, exact_lint, merge};
 pub use session::{Session, SessionStats};
 pub use solver::Cvc5;

@@ -78,8 +78,7 @@ pub struct EnvReport {
     principal_type: String,
     action: String,
     resource_type: String,
-    /// `not-weaker`, `weaker` or `unknown`.
-    verdict: &'static str,
+    verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
     level: Option<Tier>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,6 +90,18 @@ pub struct EnvReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
     elapsed_ms: u128,
+}
+
+/// What one environment's comparison found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Verdict {
+    /// Proved: no request of it gets a lower tier under head.
+    NotWeaker,
+    /// A request that does, decided by both packs.
+    Weaker,
+    /// Not established: never taken as "not weaker".
+    Unknown,
 }
 
 /// `diff --smt`'s whole answer.
@@ -126,9 +137,9 @@ pub fn diff(
         .map(|r| {
             let report = env_report(r);
             match report.verdict {
-                "weaker" => summary.weaker += 1,
-                "unknown" => summary.unknown += 1,
-                _ => summary.not_weaker += 1,
+                Verdict::Weaker => summary.weaker += 1,
+                Verdict::Unknown => summary.unknown += 1,
+                Verdict::NotWeaker => summary.not_weaker += 1,
             }
             report
         })
@@ -145,7 +156,7 @@ fn env_report(r: ActionDiff) -> EnvReport {
         principal_type: r.principal_type,
         action: r.action,
         resource_type: r.resource_type,
-        verdict: "not-weaker",
+        verdict: Verdict::NotWeaker,
         level: None,
         base: None,
         head: None,
@@ -156,17 +167,14 @@ fn env_report(r: ActionDiff) -> EnvReport {
     match r.verdict {
         DiffVerdict::NotWeaker => {}
         DiffVerdict::Weaker { level, head, base } => {
-            let c = &head.counterexample;
-            out.verdict = "weaker";
+            out.verdict = Verdict::Weaker;
             out.level = Some(level);
             out.base = Some(base.tier);
             out.head = Some(head.decision.tier);
-            out.counterexample = Some(serde_json::json!({
-                "request": c.request, "at": c.at, "entities": c.entities
-            }));
+            out.counterexample = Some(head.counterexample.to_json());
         }
         DiffVerdict::Unknown(why) => {
-            out.verdict = "unknown";
+            out.verdict = Verdict::Unknown;
             out.reason = Some(why);
         }
     }
@@ -185,7 +193,7 @@ impl DiffReport {
         for e in &self.environments {
             let which = format!("{} {} {}", e.principal_type, e.action, e.resource_type);
             match e.verdict {
-                "weaker" => {
+                Verdict::Weaker => {
                     let tier = |t: Option<Tier>| t.map_or_else(String::new, |t| t.to_string());
                     out.push_str(&format!(
                         "WEAKER   {which}: {} -> {}\n  counterexample: {}\n",
@@ -196,11 +204,11 @@ impl DiffReport {
                             .map_or_else(String::new, ToString::to_string)
                     ));
                 }
-                "unknown" => out.push_str(&format!(
+                Verdict::Unknown => out.push_str(&format!(
                     "UNKNOWN  {which}: {}\n",
                     e.reason.as_deref().unwrap_or_default()
                 )),
-                _ => {}
+                Verdict::NotWeaker => {}
             }
         }
         let s = &self.summary;
