@@ -10,7 +10,6 @@
 
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,10 +20,20 @@ const UNGATED: &str = r#"
 permit (principal is Agent, action == Action::"add_token_scope", resource is Token);
 "#;
 
+/// Writes an executable script from a child `sh`, not from this process: a test thread that
+/// forks while this process holds the file open for writing would make exec fail with
+/// ETXTBSY ("Text file busy"), which flaked the suite.
 fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
     let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"printf '%s\n' "$2" > "$1" && chmod 755 "$1""#)
+        .arg("sh")
+        .arg(&path)
+        .arg(format!("#!/bin/sh\n{body}"))
+        .status()
+        .unwrap();
+    assert!(status.success());
     path
 }
 
