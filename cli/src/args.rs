@@ -947,6 +947,60 @@ pub enum AuditCommand {
     /// Keep the output away from whoever can write the log: `audit verify --head-file` (or
     /// --head/--count) then catches records cut off the end, or an emptied log.
     Head(AuditHeadArgs),
+    /// Approval fatigue: who approves what, how fast, how often anyone says no, and which
+    /// gates cause the load (reads the CLI's log and `tollgate serve`'s `GET /v1/audit`).
+    ///
+    /// Flags approvers who look like rubber stamps (approve everything over many requests, or
+    /// approve faster than anyone can read) or approve in bursts, gates never rejected over
+    /// many requests (candidates to re-scope or automate), and pairs of approvers whose dual
+    /// approvals come within a minute of each other again and again. Exit 0, or 2 on a log it
+    /// cannot read. It does not check the chain: run `tollgate audit verify` for that.
+    Stats(AuditStatsArgs),
+}
+
+/// `audit stats --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsFormat {
+    /// Tables for a terminal.
+    Table,
+    /// One JSON object.
+    Json,
+    /// One self-contained HTML page with charts (no script, nothing fetched).
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditStatsArgs {
+    /// The audit log (the CLI's, or `tollgate serve`'s export); `-` reads stdin.
+    #[arg(value_name = "FILE|-")]
+    pub file: PathBuf,
+    /// Only decisions and approvals at or after this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub since: Option<Timestamp>,
+    /// Only decisions and approvals before this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub until: Option<Timestamp>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
+    pub format: StatsFormat,
+    /// Rubber stamp: a median time to approve under this many seconds (over 5 or more timed
+    /// approvals).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub rubber_stamp_seconds: u64,
+    /// Rubber stamp: approving every one of at least this many requests.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub rubber_stamp_records: usize,
+    /// Burst: this many approvals by one approver within a minute.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub burst: usize,
+    /// Dual collapse: the second approval of a dual request within this many seconds of the
+    /// first (flagged for a pair after 3 such requests, and half of their dual requests).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub dual_collapse_seconds: u64,
+    /// A gate never rejected over at least this many approval requests is a candidate to
+    /// re-scope or automate.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub candidate_requests: usize,
 }
 
 #[derive(Debug, Args)]

@@ -1,19 +1,22 @@
-//! `tollgate audit verify|show|head`.
+//! `tollgate audit verify|show|head|stats`.
 
 use std::path::Path;
 
 use miette::miette;
 use serde_json::Value;
-use tollgate_engine::audit::{ChainCheck, ChainHead, audit_chain, verify_chain};
+use tollgate_engine::audit::{
+    ChainCheck, ChainHead, StatsOptions, audit_chain, audit_stats, verify_chain,
+};
 use tollgate_engine::keys::{KeyFile, PublicKey};
 
-use crate::args::{AuditCommand, Format};
+use crate::args::{AuditCommand, AuditStatsArgs, Format, StatsFormat};
 use crate::exit;
 use crate::io::{eprint, print, println, read_input, read_key_file};
 use crate::render::shown;
 
 pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
     match cmd {
+        AuditCommand::Stats(args) => stats(&args),
         AuditCommand::Verify(args) => {
             let (name, text) = read_input(&args.file)?;
             let pubkey = args.pubkey.as_deref().map(read_pubkey).transpose()?;
@@ -128,6 +131,30 @@ pub fn run(cmd: AuditCommand) -> miette::Result<u8> {
             }
         }
     }
+}
+
+/// `audit stats`: approval-fatigue numbers.
+fn stats(args: &AuditStatsArgs) -> miette::Result<u8> {
+    let (name, text) = read_input(&args.file)?;
+    let options = StatsOptions {
+        since: args.since,
+        until: args.until,
+        rubber_stamp_seconds: args.rubber_stamp_seconds,
+        rubber_stamp_min_records: args.rubber_stamp_records,
+        burst: args.burst,
+        dual_collapse_seconds: args.dual_collapse_seconds,
+        candidate_min_requests: args.candidate_requests,
+        ..StatsOptions::default()
+    };
+    let stats = audit_stats(&text, &options).map_err(|e| miette!("{}:{e}", shown(&name)))?;
+    match args.format {
+        StatsFormat::Table => print(&crate::render::audit_stats::render(&stats))?,
+        StatsFormat::Json => {
+            println(&serde_json::to_string_pretty(&stats).map_err(|e| miette!("{e}"))?)?;
+        }
+        StatsFormat::Html => print(&crate::render::audit_stats_html::render(&stats))?,
+    }
+    Ok(exit::OK)
 }
 
 /// `ed25519:...` inline, or a file holding it, or a key file (its public half is used).

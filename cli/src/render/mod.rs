@@ -8,6 +8,8 @@
 //! carry the exact text (JSON escapes control characters itself; CSV quotes fields).
 
 pub mod approvals;
+pub mod audit_stats;
+pub mod audit_stats_html;
 pub mod decision;
 pub mod diff;
 pub mod junit;

@@ -120,6 +120,12 @@ pub struct RecordVerdict {
     pub not_counted: Option<NotCounted>,
     /// The record's evidence, for the audit trail (not in the verification's JSON).
     pub evidence: Option<String>,
+    /// When the approver signed it, for the audit trail (approval-fatigue statistics time
+    /// approvals by it); not in the verification's JSON.
+    pub issued_at: Option<Timestamp>,
+    /// The record's signature, for the audit trail: it tells one approval from a repeat of it
+    /// across verifications. Not in the verification's JSON.
+    pub signature: Option<String>,
 }
 
 impl RecordVerdict {
@@ -293,6 +299,8 @@ mod tests {
             decision: ApprovalDecision::Reject,
             not_counted: None,
             evidence: Some("not now".into()),
+            issued_at: None,
+            signature: None,
         };
         assert_eq!(
             serde_json::to_string(&verdict).unwrap(),

@@ -81,6 +81,8 @@ pub fn verify(
             decision: record.decision,
             not_counted,
             evidence: record.evidence.clone(),
+            issued_at: Some(record.issued_at),
+            signature: record.signature.clone(),
         });
     }
 

@@ -15,10 +15,12 @@
 //! - `record`: one record, built ([`AuditEntry`]) or read back ([`AuditRecord`]).
 //! - `chain`: the links between records ([`audit_chain`], [`tail_for_append`]).
 //! - `head`: a log's head, stored elsewhere to catch a cut or edited end ([`ChainHead`]).
+//! - `stats`: approval-fatigue numbers from a log ([`audit_stats`]).
 
 mod chain;
 mod head;
 mod record;
+pub mod stats;
 
 pub use chain::{
     ChainCheck, ChainProblem, ChainReport, Repeat, TailProblem, audit_chain, earlier_verdict,
@@ -26,3 +28,4 @@ pub use chain::{
 };
 pub use head::{ChainHead, HeadError};
 pub use record::{AuditEntry, AuditRecord, Prelinked, RecordKind, SealError, seal};
+pub use stats::{AuditStats, StatsOptions, audit_stats};

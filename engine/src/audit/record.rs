@@ -54,6 +54,10 @@ struct ApprovalEntry<'a> {
     #[serde(flatten)]
     verdict: &'a RecordVerdict,
     evidence: Option<&'a str>,
+    /// When the approver signed, and the signature: `audit stats` times approvals by the one
+    /// and counts each once by the other (a verification lists earlier records again).
+    issued_at: Option<String>,
+    signature: Option<&'a str>,
 }
 
 impl AuditEntry<'_> {
@@ -69,6 +73,8 @@ impl AuditEntry<'_> {
                     .map(|verdict| ApprovalEntry {
                         verdict,
                         evidence: verdict.evidence.as_deref(),
+                        issued_at: verdict.issued_at.map(|t| t.to_rfc3339()),
+                        signature: verdict.signature.as_deref(),
                     })
                     .collect(),
             ),
