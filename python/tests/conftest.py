@@ -21,7 +21,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 AT = "2026-06-01T12:00:00Z"
 
-sys.path.insert(0, str(REPO / "python" / "src"))
+try:
+    import tollgate  # noqa: F401  - the installed package, as users get it (CI installs the wheel)
+except ImportError:
+    sys.path.insert(0, str(REPO / "python" / "src"))
 
 
 def _missing(what: str) -> None:

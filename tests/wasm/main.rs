@@ -7,3 +7,4 @@ mod support;
 mod abi;
 mod differential;
 mod node;
+mod python;

@@ -19,6 +19,7 @@ from .engine import (
     RecordCheck,
     Tier,
     Verification,
+    lint,
 )
 from .errors import Problem, ServeError, TollgateError, TrapError
 
@@ -44,5 +45,6 @@ __all__ = [
     "TrapError",
     "Verification",
     "WasmModule",
+    "lint",
     "module_path",
 ]

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
-from typing import List, Tuple, Union
+from typing import Any, Dict, List, Tuple, Union
 
 from .errors import TollgateError
 
@@ -69,3 +71,27 @@ def read_schema(path: PathLike) -> List[Tuple[str, str]]:
     if not files:
         raise TollgateError("read", f"no .cedarschema files under {p}")
     return files
+
+
+_ENTITIES_LINE = re.compile(r"^entities:[ \t]*(?P<value>[^#\n]*?)[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+def read_workflows(folder: PathLike) -> List[Dict[str, Any]]:
+    """Every workflow (``*.yaml``/``*.yml``) under ``folder`` as lint takes it: named relative to
+    the folder, with the content of the entities file its top-level ``entities:`` names (read
+    relative to the workflow file, as the CLI does; the module reads no files)."""
+    root = Path(folder)
+    out: List[Dict[str, Any]] = []
+    for path in sorted(_find(root, lambda n: n.endswith((".yaml", ".yml")))):
+        text = _read(path)
+        workflow: Dict[str, Any] = {"name": "/".join(path.relative_to(root).parts), "text": text}
+        found = _ENTITIES_LINE.search(text)
+        if found and found.group("value"):
+            rel = found.group("value").strip("'\"")
+            entities = path.parent / rel
+            try:
+                workflow["entities"] = json.loads(_read(entities))
+            except ValueError as e:
+                raise TollgateError("read", f"{entities} (named by {path}): not JSON: {e}") from e
+        out.append(workflow)
+    return out

@@ -16,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._files import read_policies, read_schema
+from ._files import read_policies, read_schema, read_workflows
 from ._module import Instance, Limits, WasmModule
 from .errors import Problem, TollgateError, TrapError
 
@@ -30,6 +30,7 @@ __all__ = [
     "Finding",
     "EntitySet",
     "Engine",
+    "lint",
 ]
 
 Json = Any
@@ -263,6 +264,54 @@ def _instant(at: At) -> str:
     return str(at)
 
 
+def _lint_input(
+    policies: List[Dict[str, str]],
+    schemas: List[Dict[str, str]],
+    today: Union[None, str, date, datetime],
+    workflows: Optional[Sequence[Mapping[str, Any]]],
+) -> bytes:
+    if today is None:
+        day = datetime.now(timezone.utc).date().isoformat()
+    elif isinstance(today, datetime):
+        day = _instant(today)
+    elif isinstance(today, date):
+        day = today.isoformat()
+    else:
+        day = str(today)
+    body: Dict[str, Any] = {"policies": policies, "at": day}
+    if schemas:
+        body["schemas"] = schemas
+    if workflows:
+        body["workflows"] = list(workflows)
+    return _json_bytes(body)
+
+
+def lint(
+    policies: Union[str, "os.PathLike[str]", Sources] = "policies",
+    schema: Union[None, str, "os.PathLike[str]", Sources] = "schemas",
+    *,
+    today: Union[None, str, date, datetime] = None,
+    workflows: Optional[Sequence[Mapping[str, Any]]] = None,
+    module: Union[None, str, "os.PathLike[str]", WasmModule] = None,
+    limits: Optional[Limits] = None,
+) -> List[Finding]:
+    """``tollgate lint`` on a pack, whether or not it loads (an invalid ``@tier`` is a finding,
+    not an exception). ``policies``/``schema`` are paths read as the CLI reads them, or sources
+    (``{"name": "text"}``). ``today`` (default: the UTC day now) decides which ``@review_by``
+    exceptions have lapsed; ``workflows`` are ``{"name", "text", "entities"?}``, by default
+    those under ``<policies>/workflows`` when ``policies`` is a folder that has one."""
+    if isinstance(policies, (str, os.PathLike)):
+        if workflows is None and (Path(policies) / "workflows").is_dir():
+            workflows = read_workflows(Path(policies) / "workflows")
+        policies = read_policies(policies)
+    if isinstance(schema, (str, os.PathLike)):
+        schema = read_schema(schema)
+    wasm = module if isinstance(module, WasmModule) else WasmModule.load(module)
+    instance = Instance(wasm, limits or Limits())
+    out = instance.call("lint", _lint_input(_sources(policies), _sources(schema), today, workflows))
+    return [Finding.from_json(f) for f in json.loads(out)]
+
+
 def _json_bytes(value: Any) -> bytes:
     # allow_nan=False: NaN is not JSON, and the module would refuse it anyway.
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
@@ -301,6 +350,7 @@ class Engine:
             pack["schemas"] = self._schemas
         self._pack_input = _json_bytes(pack)
         self._lock = threading.RLock()
+        self._workflows_dir: Optional[Path] = None
         self._instance: Optional[Instance] = None
         self._handle = 0
         # Live entity sets: key -> (input, handle in the current instance or 0).
@@ -326,11 +376,14 @@ class Engine:
     ) -> "Engine":
         """Loads ``*.cedar`` files under ``policies`` and the schema at ``schema`` (a file or a
         folder), named as the CLI names them. ``schema=None`` loads without a schema."""
-        return cls(
+        engine = cls(
             read_policies(policies),
             read_schema(schema) if schema is not None else None,
             **kwargs,
         )
+        workflows = Path(policies) / "workflows"
+        engine._workflows_dir = workflows if workflows.is_dir() else None
+        return engine
 
     @classmethod
     def from_texts(
@@ -419,24 +472,13 @@ class Engine:
         today: Union[None, str, date, datetime] = None,
         workflows: Optional[Sequence[Mapping[str, Any]]] = None,
     ) -> List[Finding]:
-        """Static analysis of this pack's sources (``tollgate lint``). ``today`` (default: the
-        UTC day now) decides which ``@review_by`` exceptions have lapsed; ``workflows`` are
-        ``{"name", "text", "entities"?}``."""
-        if today is None:
-            day = datetime.now(timezone.utc).date().isoformat()
-        elif isinstance(today, datetime):
-            day = _instant(today)
-        elif isinstance(today, date):
-            day = today.isoformat()
-        else:
-            day = str(today)
-        body: Dict[str, Any] = {"policies": self._policies, "at": day}
-        if self._schemas:
-            body["schemas"] = self._schemas
-        if workflows:
-            body["workflows"] = list(workflows)
+        """Static analysis of this pack's sources (``tollgate lint``); see :func:`lint`. An
+        engine loaded from a folder lints the workflows in its ``workflows`` subfolder too."""
+        if workflows is None and self._workflows_dir is not None:
+            workflows = read_workflows(self._workflows_dir)
+        body = _lint_input(self._policies, self._schemas, today, workflows)
         with self._lock:
-            out = self._call("lint", _json_bytes(body), None)
+            out = self._call("lint", body, None)
         return [Finding.from_json(f) for f in json.loads(out)]
 
     def close(self) -> None:
