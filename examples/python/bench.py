@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--at", default="2026-06-01T12:00:00Z")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=Path, default=ROOT / "examples" / "requests.jsonl")
@@ -39,12 +41,16 @@ def main() -> None:
             engine.decide(r, entities=people, at=args.at)
             times.append((time.perf_counter_ns() - start) / 1000)
     times.sort()
-    print(json.dumps({
-        "decisions": len(times),
-        "decide_us_p50": round(statistics.median(times), 1),
-        "decide_us_mean": round(statistics.fmean(times), 1),
-        "decide_us_p99": round(times[int(len(times) * 0.99) - 1], 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "decisions": len(times),
+                "decide_us_p50": round(statistics.median(times), 1),
+                "decide_us_mean": round(statistics.fmean(times), 1),
+                "decide_us_p99": round(times[int(len(times) * 0.99) - 1], 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

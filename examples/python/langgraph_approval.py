@@ -50,14 +50,25 @@ def file_request(tool_name: str, arguments: Mapping[str, Any]) -> Mapping[str, A
 
 
 def build(server: str, token: Optional[str], path: str, resume_wait: float = 5.0) -> Any:
-    gate = ToolGate(Client(server, token), principal='Agent::"coder"', server="files",
-                    request_for=file_request)
+    gate = ToolGate(
+        Client(server, token), principal='Agent::"coder"', server="files", request_for=file_request
+    )
     tools = [gated_tool(write_file, gate, resume_wait=resume_wait)]
-    model = FakeMessagesListChatModel(responses=[
-        AIMessage(content="", tool_calls=[{"name": "write_file", "id": "call-1",
-                                           "args": {"path": path, "content": "hello"}}]),
-        AIMessage(content="done"),
-    ])
+    model = FakeMessagesListChatModel(
+        responses=[
+            AIMessage(
+                content="",
+                tool_calls=[
+                    {
+                        "name": "write_file",
+                        "id": "call-1",
+                        "args": {"path": path, "content": "hello"},
+                    }
+                ],
+            ),
+            AIMessage(content="done"),
+        ]
+    )
 
     def agent(state: MessagesState) -> Dict[str, Any]:
         return {"messages": [model.invoke(state["messages"])]}
@@ -85,19 +96,29 @@ def main(server: str, token: Optional[str], path: str = "/srv/workspace/notes.tx
     config = {"configurable": {"thread_id": "example"}}
     result = app.invoke({"messages": [("user", f"Write hello to {path}")]}, config)
     while (payload := interrupted(result)) is not None:
-        print(f"waiting for {payload['approvals_required']} approval(s) of {payload['approval_id']}: "
-              f"{'; '.join(payload['reasons'])}")
-        print(f"  tollgate approvals approve {payload['approval_id']} --approver 'Human::\"alice\"' --key alice.key")
+        print(
+            f"waiting for {payload['approvals_required']} approval(s) of {payload['approval_id']}: "
+            f"{'; '.join(payload['reasons'])}"
+        )
+        print(
+            f"  tollgate approvals approve {payload['approval_id']} --approver 'Human::\"alice\"' --key alice.key"
+        )
         state = Client(server, token).wait(payload["approval_id"], timeout=3600)
         result = app.invoke(Command(resume=state.state), config)
     return str(result["messages"][-2].content)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", default=os.environ.get("TOLLGATE_SERVER", "http://127.0.0.1:8080"))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--server", default=os.environ.get("TOLLGATE_SERVER", "http://127.0.0.1:8080")
+    )
     parser.add_argument("--token-file", type=Path)
     parser.add_argument("--path", default="/srv/workspace/notes.txt")
     args = parser.parse_args()
-    token = args.token_file.read_text().strip() if args.token_file else os.environ.get("TOLLGATE_TOKEN")
+    token = (
+        args.token_file.read_text().strip() if args.token_file else os.environ.get("TOLLGATE_TOKEN")
+    )
     print(main(args.server, token, args.path))

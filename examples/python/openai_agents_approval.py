@@ -21,8 +21,20 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
-from agents import Agent, Model, ModelResponse, ModelSettings, Usage, function_tool, set_tracing_disabled
-from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
+from agents import (
+    Agent,
+    Model,
+    ModelResponse,
+    ModelSettings,
+    Usage,
+    function_tool,
+    set_tracing_disabled,
+)
+from openai.types.responses import (
+    ResponseFunctionToolCall,
+    ResponseOutputMessage,
+    ResponseOutputText,
+)
 
 from tollgate import Client
 from tollgate.integrations.gate import ToolGate
@@ -66,21 +78,40 @@ class ScriptedModel(Model):
         self.calls = list(calls)
         self.turn = 0
 
-    async def get_response(self, system_instructions, input, model_settings, tools, output_schema,
-                           handoffs, tracing, **_: Any) -> ModelResponse:
+    async def get_response(
+        self,
+        system_instructions,
+        input,
+        model_settings,
+        tools,
+        output_schema,
+        handoffs,
+        tracing,
+        **_: Any,
+    ) -> ModelResponse:
         self.turn += 1
         if self.calls:
             call = self.calls.pop(0)
             item: Any = ResponseFunctionToolCall(
-                type="function_call", id=f"fc_{self.turn}", call_id=f"call_{self.turn}",
-                name=call["tool"], arguments=json.dumps(call["arguments"]), status="completed",
+                type="function_call",
+                id=f"fc_{self.turn}",
+                call_id=f"call_{self.turn}",
+                name=call["tool"],
+                arguments=json.dumps(call["arguments"]),
+                status="completed",
             )
         else:
-            said = [i for i in (input if isinstance(input, list) else []) if isinstance(i, dict)
-                    and i.get("type") == "function_call_output"]
+            said = [
+                i
+                for i in (input if isinstance(input, list) else [])
+                if isinstance(i, dict) and i.get("type") == "function_call_output"
+            ]
             text = str(said[-1]["output"]) if said else "nothing to do"
             item = ResponseOutputMessage(
-                id=f"msg_{self.turn}", type="message", role="assistant", status="completed",
+                id=f"msg_{self.turn}",
+                type="message",
+                role="assistant",
+                status="completed",
                 content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
             )
         return ModelResponse(output=[item], usage=Usage(), response_id=None)
@@ -90,8 +121,13 @@ class ScriptedModel(Model):
 
 
 def build(server: str, token: Optional[str], model: Any, wait: float = 300.0) -> tuple:
-    gate = ToolGate(Client(server, token), principal='Agent::"coder"', server="files",
-                    request_for=file_request, wait_timeout=wait)
+    gate = ToolGate(
+        Client(server, token),
+        principal='Agent::"coder"',
+        server="files",
+        request_for=file_request,
+        wait_timeout=wait,
+    )
     approvals = TollgateApprovals(gate)
     agent = Agent(
         name="coder",
@@ -103,21 +139,34 @@ def build(server: str, token: Optional[str], model: Any, wait: float = 300.0) ->
     return agent, approvals
 
 
-async def main(server: str, token: Optional[str], path: str = "/srv/workspace/notes.txt",
-               model: Any = None, wait: float = 300.0) -> str:
+async def main(
+    server: str,
+    token: Optional[str],
+    path: str = "/srv/workspace/notes.txt",
+    model: Any = None,
+    wait: float = 300.0,
+) -> str:
     set_tracing_disabled(True)
-    model = model or ScriptedModel([{"tool": "write_file", "arguments": {"path": path, "content": "hello"}}])
+    model = model or ScriptedModel(
+        [{"tool": "write_file", "arguments": {"path": path, "content": "hello"}}]
+    )
     agent, approvals = build(server, token, model, wait)
     result = await approvals.run(agent, f"Write hello to {path}")
     return str(result.final_output)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", default=os.environ.get("TOLLGATE_SERVER", "http://127.0.0.1:8080"))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--server", default=os.environ.get("TOLLGATE_SERVER", "http://127.0.0.1:8080")
+    )
     parser.add_argument("--token-file", type=Path)
     parser.add_argument("--path", default="/srv/workspace/notes.txt")
     parser.add_argument("--openai-model", help="a real model name (needs OPENAI_API_KEY)")
     args = parser.parse_args()
-    token = args.token_file.read_text().strip() if args.token_file else os.environ.get("TOLLGATE_TOKEN")
+    token = (
+        args.token_file.read_text().strip() if args.token_file else os.environ.get("TOLLGATE_TOKEN")
+    )
     print(asyncio.run(main(args.server, token, args.path, model=args.openai_model)))

@@ -56,7 +56,9 @@ def engine(wasm_path: Path):  # type: ignore[no-untyped-def]
     return Engine.load(REPO / "policies", REPO / "schemas", module=wasm_path)
 
 
-def run(bin: Path, *args: str, input: str | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
+def run(
+    bin: Path, *args: str, input: str | None = None, cwd: Path = REPO
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(bin), *args], cwd=cwd, input=input, capture_output=True, text=True, timeout=120
     )
@@ -74,7 +76,9 @@ class Serving:
         self.dir = dir
         ring = ""
         for who in ("alice", "bob"):
-            out = run(bin, "keygen", "--approver", f'Human::"{who}"', "--out", str(dir / f"{who}.key"))
+            out = run(
+                bin, "keygen", "--approver", f'Human::"{who}"', "--out", str(dir / f"{who}.key")
+            )
             assert out.returncode == 0, out.stderr
             ring += out.stdout
         (dir / "keyring.json").write_text(ring)
@@ -94,16 +98,27 @@ class Serving:
         self.log = open(dir / "serve.log", "w")
         self.proc = subprocess.Popen(
             [
-                str(bin), "serve",
-                "--policies", "examples/mcp/policies",
-                "--schema", "examples/mcp/schema",
-                "--entities", "examples/mcp/entities.json",
-                "--keyring", str(dir / "keyring.json"),
-                "--tokens", str(dir / "tokens.json"),
-                "--db", f"sqlite://{dir / 'tollgate.db'}",
-                "--listen", "127.0.0.1:0",
+                str(bin),
+                "serve",
+                "--policies",
+                "examples/mcp/policies",
+                "--schema",
+                "examples/mcp/schema",
+                "--entities",
+                "examples/mcp/entities.json",
+                "--keyring",
+                str(dir / "keyring.json"),
+                "--tokens",
+                str(dir / "tokens.json"),
+                "--db",
+                f"sqlite://{dir / 'tollgate.db'}",
+                "--listen",
+                "127.0.0.1:0",
             ],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=self.log, text=True,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -116,18 +131,42 @@ class Serving:
     def approve(self, approval_id: str, who: str) -> subprocess.CompletedProcess:
         """``tollgate approvals approve``, as an approver would run it."""
         return run(
-            self.bin, "approvals", "approve", approval_id,
-            "--approver", f'Human::"{who}"', "--key", str(self.dir / f"{who}.key"),
-            "--server", self.url, "--token-file", str(self.dir / "staff.token"),
-            "--yes", "--format", "json",
+            self.bin,
+            "approvals",
+            "approve",
+            approval_id,
+            "--approver",
+            f'Human::"{who}"',
+            "--key",
+            str(self.dir / f"{who}.key"),
+            "--server",
+            self.url,
+            "--token-file",
+            str(self.dir / "staff.token"),
+            "--yes",
+            "--format",
+            "json",
         )
 
     def reject(self, approval_id: str, who: str) -> subprocess.CompletedProcess:
         return run(
-            self.bin, "approvals", "reject", approval_id, "--evidence", "not this change",
-            "--approver", f'Human::"{who}"', "--key", str(self.dir / f"{who}.key"),
-            "--server", self.url, "--token-file", str(self.dir / "staff.token"),
-            "--yes", "--format", "json",
+            self.bin,
+            "approvals",
+            "reject",
+            approval_id,
+            "--evidence",
+            "not this change",
+            "--approver",
+            f'Human::"{who}"',
+            "--key",
+            str(self.dir / f"{who}.key"),
+            "--server",
+            self.url,
+            "--token-file",
+            str(self.dir / "staff.token"),
+            "--yes",
+            "--format",
+            "json",
         )
 
     def audit(self) -> List[dict]:

@@ -17,7 +17,12 @@ def write_request(path: str, digest: str, request_id: str = "py-1") -> Dict[str,
         "principal": 'Agent::"coder"',
         "action": 'Action::"write_file"',
         "resource": {"type": "File", "id": path},
-        "context": {"server": "files", "path": path, "call_digest": digest, "request_id": request_id},
+        "context": {
+            "server": "files",
+            "path": path,
+            "call_digest": digest,
+            "request_id": request_id,
+        },
     }
 
 
@@ -32,16 +37,25 @@ def test_canonical_json_follows_rfc_8785() -> None:
 
 def test_serve_accepts_the_python_call_digest(serving: Serving) -> None:
     client = Client(serving.url, Serving.GATEWAY)
-    args = {"path": "/srv/workspace/a.txt", "content": "x = 1.5\n", "mode": None, "n": 10**20,
-            "ratio": 0.1, "tags": ["ü", "\U0001f600"]}
+    args = {
+        "path": "/srv/workspace/a.txt",
+        "content": "x = 1.5\n",
+        "mode": None,
+        "n": 10**20,
+        "ratio": 0.1,
+        "tags": ["ü", "\U0001f600"],
+    }
     digest = call_digest("files", "write_file", args)
-    decided = client.decide(write_request("/srv/workspace/a.txt", digest),
-                            call=tool_call("files", "write_file", args))
+    decided = client.decide(
+        write_request("/srv/workspace/a.txt", digest), call=tool_call("files", "write_file", args)
+    )
     assert decided.decision.tier == Tier.SINGLE
     # A digest for other content is refused: serve recomputed ours and found it equal above.
     with pytest.raises(ServeError) as e:
-        client.decide(write_request("/srv/workspace/a.txt", digest, "py-2"),
-                      call=tool_call("files", "write_file", {**args, "content": "other"}))
+        client.decide(
+            write_request("/srv/workspace/a.txt", digest, "py-2"),
+            call=tool_call("files", "write_file", {**args, "content": "other"}),
+        )
     assert e.value.status == 400
 
 
@@ -78,12 +92,19 @@ def test_decide_wait_approve_consume_once_and_report(serving: Serving) -> None:
 def test_auto_and_deny_need_no_approval_request(serving: Serving) -> None:
     client = Client(serving.url, Serving.GATEWAY)
     read = {"path": "/srv/workspace/b.txt"}
-    auto = client.decide({
-        "principal": 'Agent::"coder"', "action": 'Action::"read_text_file"',
-        "resource": {"type": "File", "id": read["path"]},
-        "context": {"server": "files", "path": read["path"], "request_id": "py-r",
-                    "call_digest": call_digest("files", "read_text_file", read)},
-    })
+    auto = client.decide(
+        {
+            "principal": 'Agent::"coder"',
+            "action": 'Action::"read_text_file"',
+            "resource": {"type": "File", "id": read["path"]},
+            "context": {
+                "server": "files",
+                "path": read["path"],
+                "request_id": "py-r",
+                "call_digest": call_digest("files", "read_text_file", read),
+            },
+        }
+    )
     assert auto.tier == Tier.AUTO and auto.approval is None
     args = {"path": "/srv/protected/keys", "content": "x"}
     deny = client.decide(write_request(args["path"], call_digest("files", "write_file", args)))
@@ -95,5 +116,6 @@ def test_a_wrong_token_is_refused(serving: Serving) -> None:
     args = {"path": "/srv/workspace/c.txt", "content": "x"}
     with pytest.raises(ServeError) as e:
         Client(serving.url, "not-a-token").decide(
-            write_request(args["path"], call_digest("files", "write_file", args)))
+            write_request(args["path"], call_digest("files", "write_file", args))
+        )
     assert e.value.status == 401

@@ -35,8 +35,17 @@ def test_there_are_cases() -> None:
 
 def cli_decide(bin: Path, request: Dict[str, Any], entities: Path, at: str) -> Any:
     out = run(
-        bin, "decide", "--request", "-", "--entities", str(entities), "--at", at,
-        "--format", "json", input=json.dumps(request),
+        bin,
+        "decide",
+        "--request",
+        "-",
+        "--entities",
+        str(entities),
+        "--at",
+        at,
+        "--format",
+        "json",
+        input=json.dumps(request),
     )
     if out.returncode not in (0, 1):  # 1: decided, but not auto
         return ("error", out.returncode)
@@ -67,8 +76,18 @@ def test_every_policy_test_case_decides_as_the_cli(engine: Engine, tollgate_bin:
 
 
 def test_the_pack_hash_is_the_clis(engine: Engine, tollgate_bin: Path) -> None:
-    out = run(tollgate_bin, "decide", "--request", "examples/request.json",
-              "--entities", "examples/entities.json", "--at", AT, "--format", "json")
+    out = run(
+        tollgate_bin,
+        "decide",
+        "--request",
+        "examples/request.json",
+        "--entities",
+        "examples/entities.json",
+        "--at",
+        AT,
+        "--format",
+        "json",
+    )
     assert json.loads(out.stdout)["policy_set"] == engine.policy_set
     assert engine.policy_count > 20
 
@@ -109,12 +128,19 @@ def test_bad_inputs_are_refused_with_their_kind(engine: Engine) -> None:
         engine.decide(ok, at=datetime(2026, 6, 1, 12))  # naive: refused, never guessed
 
 
-def test_a_pathological_policy_traps_and_the_process_goes_on(wasm_path: Path, engine: Engine) -> None:
+def test_a_pathological_policy_traps_and_the_process_goes_on(
+    wasm_path: Path, engine: Engine
+) -> None:
     # Shallow brackets (the nesting cap lets it through) but a 20,000-term sum: Cedar's parser
     # and evaluator recurse once per term, and on wasm32 nothing guards the stack.
     sum_ = " + ".join(["1"] * 20_000)
     text = f'@tier("auto") permit (principal, action, resource) when {{ {sum_} > 0 }};'
-    request = {"principal": 'Agent::"a"', "action": 'Action::"go"', "resource": 'R::"r"', "context": {}}
+    request = {
+        "principal": 'Agent::"a"',
+        "action": 'Action::"go"',
+        "resource": 'R::"r"',
+        "context": {},
+    }
     try:
         hostile = Engine.from_texts({"sum.cedar": text}, module=wasm_path)
     except TrapError as e:  # loading may already overflow, depending on how far the loader walks
@@ -135,13 +161,17 @@ def test_after_a_trap_the_engine_reloads_its_pack_and_entity_sets(wasm_path: Pat
     assert load_fuel and load_fuel > 0
     # Enough fuel to load the pack (again) and decide, not to read 40,000 entities.
     engine = Engine.load(
-        REPO / "policies", REPO / "schemas", module=wasm_path,
+        REPO / "policies",
+        REPO / "schemas",
+        module=wasm_path,
         limits=Limits(fuel_per_call=load_fuel * 2),
     )
     people = engine.entities(REPO / "examples" / "entities.json")
     request = json.loads((REPO / "examples" / "request.json").read_text())
     before = engine.decide(request, entities=people, at=AT)
-    crowd = [{"uid": {"type": "Human", "id": f"h{i}"}, "attrs": {}, "parents": []} for i in range(40_000)]
+    crowd = [
+        {"uid": {"type": "Human", "id": f"h{i}"}, "attrs": {}, "parents": []} for i in range(40_000)
+    ]
     with pytest.raises(TrapError) as caught:
         engine.decide(request, entities=crowd, at=AT)
     assert caught.value.kind == "fuel_exhausted"
@@ -189,22 +219,56 @@ def test_threads_share_an_engine_safely(engine: Engine) -> None:
     assert [forked.decide(r, entities=mine, at=AT) for r in requests] == expected
 
 
-def test_verify_checks_approvals_as_the_cli(engine: Engine, tollgate_bin: Path, tmp_path: Path) -> None:
-    ring = run(tollgate_bin, "keygen", "--approver", 'Human::"alice"', "--out", str(tmp_path / "alice.key"))
+def test_verify_checks_approvals_as_the_cli(
+    engine: Engine, tollgate_bin: Path, tmp_path: Path
+) -> None:
+    ring = run(
+        tollgate_bin, "keygen", "--approver", 'Human::"alice"', "--out", str(tmp_path / "alice.key")
+    )
     assert ring.returncode == 0, ring.stderr
     (tmp_path / "keyring.json").write_text(ring.stdout)
-    signed = run(tollgate_bin, "approve", "--request", "examples/request.json",
-                 "--approver", 'Human::"alice"', "--key", str(tmp_path / "alice.key"),
-                 "--at", AT, "--entities", "examples/entities.json", "--yes")
+    signed = run(
+        tollgate_bin,
+        "approve",
+        "--request",
+        "examples/request.json",
+        "--approver",
+        'Human::"alice"',
+        "--key",
+        str(tmp_path / "alice.key"),
+        "--at",
+        AT,
+        "--entities",
+        "examples/entities.json",
+        "--yes",
+    )
     assert signed.returncode == 0, signed.stderr
     (tmp_path / "approvals.jsonl").write_text(signed.stdout)
-    cli = run(tollgate_bin, "verify", "--request", "examples/request.json",
-              "--approvals", str(tmp_path / "approvals.jsonl"), "--keyring", str(tmp_path / "keyring.json"),
-              "--entities", "examples/entities.json", "--at", AT, "--format", "json")
+    cli = run(
+        tollgate_bin,
+        "verify",
+        "--request",
+        "examples/request.json",
+        "--approvals",
+        str(tmp_path / "approvals.jsonl"),
+        "--keyring",
+        str(tmp_path / "keyring.json"),
+        "--entities",
+        "examples/entities.json",
+        "--at",
+        AT,
+        "--format",
+        "json",
+    )
     expected = json.loads(cli.stdout)
     request = json.loads((REPO / "examples" / "request.json").read_text())
-    got = engine.verify(request, signed.stdout, json.loads(ring.stdout),
-                        entities=engine.entities(REPO / "examples" / "entities.json"), at=AT)
+    got = engine.verify(
+        request,
+        signed.stdout,
+        json.loads(ring.stdout),
+        entities=engine.entities(REPO / "examples" / "entities.json"),
+        at=AT,
+    )
     assert got.outcome == expected["outcome"]
     assert got.tier.value == expected["tier"]
     assert got.request_hash == expected["request"]
@@ -215,15 +279,27 @@ def test_verify_checks_approvals_as_the_cli(engine: Engine, tollgate_bin: Path, 
 
 def test_lint_finds_what_the_cli_finds(wasm_path: Path, tollgate_bin: Path) -> None:
     bad = REPO / "examples" / "bad-pack"
-    cli = run(tollgate_bin, "lint", "--policies", str(bad / "policies"), "--schema", str(bad / "schemas"),
-              "--today", "2026-06-01", "--format", "json")
+    cli = run(
+        tollgate_bin,
+        "lint",
+        "--policies",
+        str(bad / "policies"),
+        "--schema",
+        str(bad / "schemas"),
+        "--today",
+        "2026-06-01",
+        "--format",
+        "json",
+    )
     expected = sorted((f["rule"], Path(f["file"]).name, f["line"]) for f in json.loads(cli.stdout))
     # The bad pack does not load (an invalid @tier): lint still reports on it.
     with pytest.raises(TollgateError) as e:
         Engine.load(bad / "policies", bad / "schemas", module=wasm_path)
     assert e.value.kind == "load"
-    got = sorted((f.rule, Path(f.file).name, f.line)
-                 for f in lint(bad / "policies", bad / "schemas", today="2026-06-01", module=wasm_path))
+    got = sorted(
+        (f.rule, Path(f.file).name, f.line)
+        for f in lint(bad / "policies", bad / "schemas", today="2026-06-01", module=wasm_path)
+    )
     assert got == expected and got
 
 

@@ -46,7 +46,9 @@ def in_thread(fn: Any, *args: Any) -> Dict[str, Any]:
 
 @pytest.fixture()
 def agents_example() -> ModuleType:
-    pytest.importorskip("agents", reason="the OpenAI Agents SDK is not installed (pip install openai-agents)")
+    pytest.importorskip(
+        "agents", reason="the OpenAI Agents SDK is not installed (pip install openai-agents)"
+    )
     ex = example("openai_agents_approval")
     ex.WRITES.clear()
     ex.FILES.clear()
@@ -57,7 +59,9 @@ def test_openai_agents_single_tier_waits_is_approved_and_runs_once(
     serving: Serving, agents_example: ModuleType
 ) -> None:
     path = "/srv/workspace/notes.txt"
-    run = in_thread(lambda: asyncio.run(agents_example.main(serving.url, Serving.GATEWAY, path, wait=60)))
+    run = in_thread(
+        lambda: asyncio.run(agents_example.main(serving.url, Serving.GATEWAY, path, wait=60))
+    )
     pending = serving.pending()
     assert len(pending) == 1, pending
     assert pending[0]["tier"] == "single"
@@ -72,7 +76,9 @@ def test_openai_agents_single_tier_waits_is_approved_and_runs_once(
     assert [e["outcome"]["status"] for e in serving.outcomes(pending[0]["id"])] == ["ran"]
 
 
-def test_openai_agents_deny_is_refused_with_the_reasons(serving: Serving, agents_example: ModuleType) -> None:
+def test_openai_agents_deny_is_refused_with_the_reasons(
+    serving: Serving, agents_example: ModuleType
+) -> None:
     path = "/srv/protected/keys.txt"
     said = asyncio.run(agents_example.main(serving.url, Serving.GATEWAY, path, wait=5))
     assert agents_example.WRITES == []
@@ -86,13 +92,18 @@ def test_openai_agents_auto_runs_at_once_and_a_reject_refuses(
 
     set_tracing_disabled(True)
     agents_example.FILES["/srv/workspace/a.txt"] = "content of a"
-    model = agents_example.ScriptedModel([{"tool": "read_text_file", "arguments": {"path": "/srv/workspace/a.txt"}}])
+    model = agents_example.ScriptedModel(
+        [{"tool": "read_text_file", "arguments": {"path": "/srv/workspace/a.txt"}}]
+    )
     said = asyncio.run(agents_example.main(serving.url, Serving.GATEWAY, model=model, wait=5))
     assert said == "content of a"
     assert serving.pending(timeout=0) == []
 
-    run = in_thread(lambda: asyncio.run(
-        agents_example.main(serving.url, Serving.GATEWAY, "/srv/workspace/r.txt", wait=60)))
+    run = in_thread(
+        lambda: asyncio.run(
+            agents_example.main(serving.url, Serving.GATEWAY, "/srv/workspace/r.txt", wait=60)
+        )
+    )
     pending = serving.pending()
     rejected = serving.reject(pending[0]["id"], "bob")
     assert rejected.returncode == 0, rejected.stderr
@@ -102,13 +113,16 @@ def test_openai_agents_auto_runs_at_once_and_a_reject_refuses(
     assert "denied" in run["result"], run["result"]
 
 
-def test_a_tool_approved_outside_tollgate_does_not_run(serving: Serving, agents_example: ModuleType) -> None:
+def test_a_tool_approved_outside_tollgate_does_not_run(
+    serving: Serving, agents_example: ModuleType
+) -> None:
     """RunState.approve by hand, without serve's approval: the gated tool still refuses."""
     from agents import Runner, set_tracing_disabled
 
     set_tracing_disabled(True)
     model = agents_example.ScriptedModel(
-        [{"tool": "write_file", "arguments": {"path": "/srv/workspace/x.txt", "content": "sneaky"}}])
+        [{"tool": "write_file", "arguments": {"path": "/srv/workspace/x.txt", "content": "sneaky"}}]
+    )
     agent, _approvals = agents_example.build(serving.url, Serving.GATEWAY, model)
 
     async def bypass() -> Any:
@@ -174,7 +188,9 @@ def test_langgraph_single_tier_interrupts_is_approved_and_runs_once(
     assert [e["outcome"]["status"] for e in serving.outcomes(payload2["approval_id"])] == ["ran"]
 
 
-def test_langgraph_example_main_runs_end_to_end(serving: Serving, graph_example: ModuleType) -> None:
+def test_langgraph_example_main_runs_end_to_end(
+    serving: Serving, graph_example: ModuleType
+) -> None:
     path = "/srv/workspace/main.txt"
     run = in_thread(graph_example.main, serving.url, Serving.GATEWAY, path)
     pending = serving.pending()
@@ -186,7 +202,9 @@ def test_langgraph_example_main_runs_end_to_end(serving: Serving, graph_example:
     assert run["result"] == f"wrote 5 bytes to {path}"
 
 
-def test_langgraph_deny_never_interrupts_and_never_runs(serving: Serving, graph_example: ModuleType) -> None:
+def test_langgraph_deny_never_interrupts_and_never_runs(
+    serving: Serving, graph_example: ModuleType
+) -> None:
     app = graph_example.build(serving.url, Serving.GATEWAY, "/srv/protected/x")
     result = app.invoke({"messages": [("user", "write")]}, {"configurable": {"thread_id": "d"}})
     assert graph_example.interrupted(result) is None

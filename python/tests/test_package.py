@@ -23,4 +23,9 @@ def test_an_installed_package_ships_its_module(monkeypatch: pytest.MonkeyPatch) 
     assert (Path(tollgate.__file__).parent / "py.typed").is_file()
     engine = tollgate.Engine.load(REPO / "policies", REPO / "schemas")
     request = json.loads((REPO / "examples" / "request.json").read_text())
-    assert engine.decide(request, entities=engine.entities(REPO / "examples" / "entities.json"), at=AT).tier == tollgate.Tier.SINGLE
+    assert (
+        engine.decide(
+            request, entities=engine.entities(REPO / "examples" / "entities.json"), at=AT
+        ).tier
+        == tollgate.Tier.SINGLE
+    )

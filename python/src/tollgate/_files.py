@@ -7,14 +7,14 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Callable, Dict, List, Tuple, Union
 
 from .errors import TollgateError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def _find(root: Path, keep: "callable[[str], bool]") -> List[Path]:  # type: ignore[valid-type]
+def _find(root: Path, keep: Callable[[str], bool]) -> List[Path]:
     """Every file under ``root`` whose name ``keep`` accepts: recursive, hidden entries
     skipped, links to folders not followed."""
     out: List[Path] = []

@@ -57,7 +57,7 @@ class WasmModule:
     Engines made from the same bytes share it. wasmtime's own on-disk cache is turned on when it
     can be, so a second process skips most of the compilation too."""
 
-    _cache: Dict[str, "WasmModule"] = {}
+    _cache: Dict[str, WasmModule] = {}
     _cache_lock = threading.Lock()
 
     def __init__(self, wasm: bytes) -> None:
@@ -74,7 +74,7 @@ class WasmModule:
             raise TollgateError("bad_module", f"cannot compile the WebAssembly module: {e}") from e
 
     @classmethod
-    def load(cls, path: Optional[Union[str, Path]] = None) -> "WasmModule":
+    def load(cls, path: Optional[Union[str, os.PathLike[str]]] = None) -> WasmModule:
         """The compiled module at ``path`` (default: :func:`module_path`), from the process cache
         when the same bytes were compiled before."""
         file = Path(path) if path is not None else module_path()
@@ -137,7 +137,9 @@ class Instance:
                 self._exports[name] = exports[f"tollgate_{name}"]
             except KeyError:
                 pass
-        self.info: Dict[str, Any] = json.loads(self._run(lambda: self._exports["version"](self.store)))
+        self.info: Dict[str, Any] = json.loads(
+            self._run(lambda: self._exports["version"](self.store))
+        )
         if self.info.get("abi") != ABI_VERSION:
             raise TollgateError(
                 "bad_module",
@@ -192,7 +194,9 @@ class Instance:
         self._count_fuel()
         if packed == 0:
             self.dead = True
-            raise TollgateError("poisoned", "the module returned no result; it is instantiated again")
+            raise TollgateError(
+                "poisoned", "the module returned no result; it is instantiated again"
+            )
         ptr, length = packed >> 32, packed & _MASK32
         raw = bytes(self._memory.read(self.store, ptr, ptr + length))
         self._guarded(lambda: self._free(self.store, ptr, length))
@@ -200,7 +204,9 @@ class Instance:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             self.dead = True
-            raise TollgateError("bad_result", f"the module returned text that is not UTF-8: {e}") from e
+            raise TollgateError(
+                "bad_result", f"the module returned text that is not UTF-8: {e}"
+            ) from e
         # The module writes compact JSON, with `error` as the only key of an error result.
         if text.startswith('{"error":'):
             body = json.loads(text).get("error", {})
@@ -235,7 +241,9 @@ class Instance:
                     f"the module reached its memory limit ({self.limits.max_memory_bytes} bytes)"
                     " and stopped; the instance was reset",
                 ) from e
-            raise TrapError("trap", f"the module trapped ({e.message}); the instance was reset") from e
+            raise TrapError(
+                "trap", f"the module trapped ({e.message}); the instance was reset"
+            ) from e
         except wasmtime.WasmtimeError as e:
             self.dead = True
             raise TrapError("trap", f"the module failed ({e}); the instance was reset") from e

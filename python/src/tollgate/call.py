@@ -69,7 +69,13 @@ def canonical_json(value: Any) -> str:
         for k in keys:
             if not isinstance(k, str):
                 raise TypeError(f"object keys must be strings, not {type(k).__name__}")
-        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + canonical_json(value[k]) for k in keys) + "}"
+        return (
+            "{"
+            + ",".join(
+                json.dumps(k, ensure_ascii=False) + ":" + canonical_json(value[k]) for k in keys
+            )
+            + "}"
+        )
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(canonical_json(v) for v in value) + "]"
     raise TypeError(f"not a JSON value: {type(value).__name__}")

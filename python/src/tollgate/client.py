@@ -13,7 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from .engine import Decision
 from .errors import ServeError
@@ -41,7 +41,7 @@ class Approval:
         return self.state != "pending"
 
     @classmethod
-    def from_json(cls, v: Mapping[str, Any]) -> "Approval":
+    def from_json(cls, v: Mapping[str, Any]) -> Approval:
         return cls(
             id=str(v["id"]),
             state=str(v["state"]),
@@ -77,7 +77,7 @@ class Client:
         request: Mapping[str, Any],
         recommendation: Any = None,
         call: Optional[Mapping[str, Any]] = None,
-        entities: Optional[list] = None,
+        entities: Optional[List[Any]] = None,
     ) -> ServeDecision:
         """``POST /v1/decide``. ``recommendation`` is the AI's recommendation and rationale (kept
         in the audit trail, shown to approvers); ``call`` the tool call behind the request, whose
@@ -135,7 +135,11 @@ class Client:
         )
 
     def _send(
-        self, method: str, path: str, body: Optional[Mapping[str, Any]], timeout: Optional[float] = None
+        self,
+        method: str,
+        path: str,
+        body: Optional[Mapping[str, Any]],
+        timeout: Optional[float] = None,
     ) -> Dict[str, Any]:
         data = None if body is None else json.dumps(body, allow_nan=False).encode("utf-8")
         req = urllib.request.Request(self.url + path, data=data, method=method)

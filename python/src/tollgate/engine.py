@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._files import read_policies, read_schema, read_workflows
 from ._module import Instance, Limits, WasmModule
@@ -71,7 +71,7 @@ class DeterminingPolicy:
     controls: Tuple[str, ...]
 
     @classmethod
-    def from_json(cls, v: Mapping[str, Any]) -> "DeterminingPolicy":
+    def from_json(cls, v: Mapping[str, Any]) -> DeterminingPolicy:
         return cls(
             id=str(v["id"]),
             effect=str(v["effect"]),
@@ -104,14 +104,12 @@ class Decision:
     policy_set: str
 
     @classmethod
-    def from_json(cls, v: Mapping[str, Any]) -> "Decision":
+    def from_json(cls, v: Mapping[str, Any]) -> Decision:
         tier = Tier(v["tier"])
         required = v.get("approvals_required")
         if required != tier.approvals:
             # The module guarantees this; a result that breaks it is not trusted.
-            raise TollgateError(
-                "bad_result", f"tier {tier} with approvals_required {required!r}"
-            )
+            raise TollgateError("bad_result", f"tier {tier} with approvals_required {required!r}")
         return cls(
             tier=tier,
             approvals_required=required,
@@ -179,7 +177,7 @@ class Verification:
         return self.outcome == "allowed"
 
     @classmethod
-    def from_json(cls, v: Mapping[str, Any]) -> "Verification":
+    def from_json(cls, v: Mapping[str, Any]) -> Verification:
         return cls(
             outcome=str(v["outcome"]),
             tier=Tier(v["tier"]),
@@ -212,7 +210,7 @@ class Finding:
     raw: Mapping[str, Any] = field(repr=False, compare=False)
 
     @classmethod
-    def from_json(cls, v: Mapping[str, Any]) -> "Finding":
+    def from_json(cls, v: Mapping[str, Any]) -> Finding:
         return cls(
             rule=str(v["rule"]),
             severity=str(v["severity"]),
@@ -232,7 +230,7 @@ class EntitySet:
     Made by :meth:`Engine.entities`. Entities describe the world at decision time: prepare a
     new set when they change. A set belongs to the engine that made it."""
 
-    def __init__(self, engine: "Engine", key: int, data: bytes, count: Optional[int]) -> None:
+    def __init__(self, engine: Engine, key: int, data: bytes, count: Optional[int]) -> None:
         self._engine = engine
         self._key = key
         self._data = data
@@ -287,12 +285,12 @@ def _lint_input(
 
 
 def lint(
-    policies: Union[str, "os.PathLike[str]", Sources] = "policies",
-    schema: Union[None, str, "os.PathLike[str]", Sources] = "schemas",
+    policies: Union[str, os.PathLike[str], Sources] = "policies",
+    schema: Union[None, str, os.PathLike[str], Sources] = "schemas",
     *,
     today: Union[None, str, date, datetime] = None,
     workflows: Optional[Sequence[Mapping[str, Any]]] = None,
-    module: Union[None, str, "os.PathLike[str]", WasmModule] = None,
+    module: Union[None, str, os.PathLike[str], WasmModule] = None,
     limits: Optional[Limits] = None,
 ) -> List[Finding]:
     """``tollgate lint`` on a pack, whether or not it loads (an invalid ``@tier`` is a finding,
@@ -338,7 +336,7 @@ class Engine:
         policies: Sources,
         schemas: Optional[Sources] = None,
         *,
-        module: Union[None, str, "os.PathLike[str]", WasmModule] = None,
+        module: Union[None, str, os.PathLike[str], WasmModule] = None,
         limits: Optional[Limits] = None,
     ) -> None:
         self._module = module if isinstance(module, WasmModule) else WasmModule.load(module)
@@ -370,10 +368,10 @@ class Engine:
     @classmethod
     def load(
         cls,
-        policies: Union[str, "os.PathLike[str]"] = "policies",
-        schema: Union[None, str, "os.PathLike[str]"] = "schemas",
+        policies: Union[str, os.PathLike[str]] = "policies",
+        schema: Union[None, str, os.PathLike[str]] = "schemas",
         **kwargs: Any,
-    ) -> "Engine":
+    ) -> Engine:
         """Loads ``*.cedar`` files under ``policies`` and the schema at ``schema`` (a file or a
         folder), named as the CLI names them. ``schema=None`` loads without a schema."""
         engine = cls(
@@ -388,11 +386,11 @@ class Engine:
     @classmethod
     def from_texts(
         cls, policies: Sources, schemas: Optional[Sources] = None, **kwargs: Any
-    ) -> "Engine":
+    ) -> Engine:
         """A pack from texts: ``{"name.cedar": "permit (...);"}`` (or ``(name, text)`` pairs)."""
         return cls(policies, schemas, **kwargs)
 
-    def fork(self) -> "Engine":
+    def fork(self) -> Engine:
         """A new engine on the same pack and compiled module, for another thread."""
         return Engine(
             [(p["name"], p["text"]) for p in self._policies],
@@ -415,7 +413,7 @@ class Engine:
 
     # -- calls ----------------------------------------------------------------------------
 
-    def entities(self, entities: Union[Sequence[Json], str, "os.PathLike[str]", None]) -> EntitySet:
+    def entities(self, entities: Union[Sequence[Json], str, os.PathLike[str], None]) -> EntitySet:
         """Parses and validates entities (Cedar's entities JSON: a list, or the path of a JSON
         file) once against the pack, for use in many decisions."""
         if isinstance(entities, (str, os.PathLike)):
@@ -487,7 +485,7 @@ class Engine:
             self._instance = None
             self._sets.clear()
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:

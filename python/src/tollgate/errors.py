@@ -25,7 +25,7 @@ class Problem:
     help: Optional[str] = None
 
     @classmethod
-    def from_json(cls, value: Mapping[str, Any]) -> "Problem":
+    def from_json(cls, value: Mapping[str, Any]) -> Problem:
         return cls(
             code=str(value.get("code", "")),
             file=str(value.get("file", "")),

@@ -175,7 +175,11 @@ class ToolGate:
         ctx = (consumed.get("request") or {}).get("context") or {}
         if ctx.get("call_digest") != gated.digest:
             raise ToolRefused(
-                gated.tool, "the approved request is for other arguments", gated.tier, (), approval_id
+                gated.tool,
+                "the approved request is for other arguments",
+                gated.tier,
+                (),
+                approval_id,
             )
         return Approval(approval_id, "consumed", state.expires_at)
 

@@ -76,7 +76,9 @@ class TollgateApprovals:
             try:
                 output = await original(ctx, input_json)
             except Exception as e:
-                await asyncio.to_thread(self.gate.report, ticket.gated, {"status": "error", "error": str(e)})
+                await asyncio.to_thread(
+                    self.gate.report, ticket.gated, {"status": "error", "error": str(e)}
+                )
                 raise
             await asyncio.to_thread(
                 self.gate.report, ticket.gated, {"status": "ran", "output": str(output)[:4096]}
@@ -87,7 +89,9 @@ class TollgateApprovals:
         tool.on_invoke_tool = invoke
         return tool
 
-    async def run(self, agent: Agent[Any], input: Any, *, max_rounds: int = 16, **kwargs: Any) -> Any:
+    async def run(
+        self, agent: Agent[Any], input: Any, *, max_rounds: int = 16, **kwargs: Any
+    ) -> Any:
         """``Runner.run`` that settles every interruption of a gated tool through ``serve``:
         allowed and consumed → approved and resumed; anything else → rejected with the reasons."""
         result = await Runner.run(agent, input, **kwargs)
@@ -99,8 +103,10 @@ class TollgateApprovals:
             for item in interruptions:
                 call_id = _call_id(item)
                 gated = self._decided.pop(call_id, None) if call_id else None
-                if gated is None:
-                    state.reject(item, rejection_message="tollgate refused: this call was never decided")
+                if gated is None or call_id is None:
+                    state.reject(
+                        item, rejection_message="tollgate refused: this call was never decided"
+                    )
                     continue
                 if isinstance(gated, ToolRefused):
                     state.reject(item, rejection_message=str(gated))
