@@ -119,3 +119,12 @@ def test_a_wrong_token_is_refused(serving: Serving) -> None:
             write_request(args["path"], call_digest("files", "write_file", args))
         )
     assert e.value.status == 401
+
+
+def test_an_unreachable_server_refuses_the_call() -> None:
+    from tollgate.integrations.gate import ToolGate, ToolRefused
+
+    gate = ToolGate(Client("http://127.0.0.1:9", timeout=2), principal='Agent::"coder"')
+    with pytest.raises(ToolRefused) as e:
+        gate.decide("echo", {"message": "hi"})
+    assert "could not decide" in str(e.value)
