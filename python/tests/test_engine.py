@@ -305,3 +305,12 @@ def test_lint_finds_what_the_cli_finds(wasm_path: Path, tollgate_bin: Path) -> N
 
 def test_lint_of_the_reference_pack_is_clean(engine: Engine) -> None:
     assert engine.lint(today="2026-06-01") == []
+
+
+def test_calls_take_the_direct_path_on_this_wasmtime(engine: Engine) -> None:
+    # Func.__call__ costs more than a decision; the direct path is checked once per export. If a
+    # wasmtime release changes the internals it uses, calls fall back (correct, slower): this
+    # test says so instead of a benchmark drifting.
+    instance = engine._instance
+    assert instance is not None
+    assert instance._alloc.__name__ == "call"
