@@ -8,3 +8,4 @@ mod abi;
 mod differential;
 mod node;
 mod playground;
+mod python;
