@@ -79,7 +79,10 @@ fn the_playground_works_in_chromium() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the playground's browser tests failed");
+    assert!(
+        out.status.success(),
+        "the playground's browser tests failed"
+    );
     assert!(stdout.contains("# fail 0"), "{stdout}");
     assert!(stdout.contains("# skipped 0"), "{stdout}");
     eprintln!(
