@@ -392,12 +392,14 @@ class Engine:
 
     def fork(self) -> Engine:
         """A new engine on the same pack and compiled module, for another thread."""
-        return Engine(
+        forked = Engine(
             [(p["name"], p["text"]) for p in self._policies],
             [(s["name"], s["text"]) for s in self._schemas] or None,
             module=self._module,
             limits=self._limits,
         )
+        forked._workflows_dir = self._workflows_dir
+        return forked
 
     @property
     def last_fuel_used(self) -> Optional[int]:
