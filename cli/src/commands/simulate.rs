@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use miette::miette;
 use rayon::prelude::*;
 use serde_json::Value;
+use tollgate_engine::Tier;
 
 use crate::args::{GroupBy, SimulateArgs, SimulateFormat};
 use crate::exit;
@@ -49,7 +50,9 @@ pub fn run(args: SimulateArgs) -> miette::Result<u8> {
         // Each slice of lines is decided and its CSV rows formatted on a worker; indexed
         // parallel iterators keep input order in `collect`.
         let csv = args.format == SimulateFormat::Csv && out.is_open();
-        let batches: Vec<(Vec<Decided>, Option<miette::Result<String>>)> = chunk
+        // CSV needs only the counts and the rows from a worker: its decisions are dropped there.
+        let keep = args.format != SimulateFormat::Csv;
+        let batches: Vec<Batch> = chunk
             .par_chunks(SLICE)
             .map(|lines| {
                 let decided: Vec<Decided> = lines
@@ -64,35 +67,39 @@ pub fn run(args: SimulateArgs) -> miette::Result<u8> {
                             }),
                     })
                     .collect();
-                let rows = csv.then(|| csv_rows(&decided));
-                (decided, rows)
+                let counted = decided
+                    .iter()
+                    .map(|d| (d.tier(), args.group_by.and_then(|by| group_key(by, d))))
+                    .collect();
+                Batch {
+                    rows: csv.then(|| csv_rows(&decided)),
+                    counted,
+                    decided: if keep { decided } else { Vec::new() },
+                }
             })
             .collect();
-        for (decided, rows) in batches {
-            for d in &decided {
-                overall.add(d.tier());
-                if let (Some(by), Ok((r, _))) = (args.group_by, &d.result) {
-                    let key = match by {
-                        GroupBy::Action => r.action.to_string(),
-                        GroupBy::Principal => r.principal.to_string(),
-                        GroupBy::Resource => r.resource.to_string(),
-                    };
-                    groups.entry(key).or_default().add(d.tier());
+        for batch in batches {
+            for (tier, key) in batch.counted {
+                overall.add(tier);
+                if let Some(key) = key {
+                    groups.entry(key).or_default().add(tier);
                 }
             }
             // Once the reader has gone, rows are not formatted, but every line is still
             // decided: the exit code must not depend on how much of the output someone read.
             match args.format {
                 SimulateFormat::Text if out.is_open() => {
-                    out.write(&text_rows(&decided))?;
+                    out.write(&text_rows(&batch.decided))?;
                 }
                 SimulateFormat::Csv if out.is_open() => {
-                    if let Some(rows) = rows {
+                    if let Some(rows) = batch.rows {
                         out.write(&rows?)?;
                     }
                 }
                 SimulateFormat::Text | SimulateFormat::Csv => {}
-                SimulateFormat::Json => json_decisions.extend(decided.iter().map(json_entry)),
+                SimulateFormat::Json => {
+                    json_decisions.extend(batch.decided.iter().map(json_entry));
+                }
             }
         }
         if let Some(bar) = &progress {
@@ -120,6 +127,26 @@ pub fn run(args: SimulateArgs) -> miette::Result<u8> {
         exit::FAILED
     } else {
         exit::OK
+    })
+}
+
+/// What a worker gives back for a slice of lines.
+struct Batch {
+    /// Each line's tier (`None`: not decided) and group, in order.
+    counted: Vec<(Option<Tier>, Option<String>)>,
+    /// The CSV rows, when the output is CSV and someone reads it.
+    rows: Option<miette::Result<String>>,
+    /// The decisions, for text and JSON output (empty for CSV).
+    decided: Vec<Decided>,
+}
+
+/// The group of a decided line; lines that could not be decided are in no group.
+fn group_key(by: GroupBy, d: &Decided) -> Option<String> {
+    let (r, _) = d.result.as_ref().ok()?;
+    Some(match by {
+        GroupBy::Action => r.action.to_string(),
+        GroupBy::Principal => r.principal.to_string(),
+        GroupBy::Resource => r.resource.to_string(),
     })
 }
 
