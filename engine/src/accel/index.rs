@@ -242,4 +242,22 @@ mod tests {
         let c = EntityUid::from_str("Action::\"c\"").unwrap();
         assert_eq!(ids(split.candidates(&c).sets()).len(), 3);
     }
+
+    #[test]
+    fn a_sets_permits_are_its_permits_only() {
+        let set = PolicySet::from_str(
+            r#"permit (principal, action, resource);
+               forbid (principal, action, resource) when { context.n > 1 };
+               @tier("dual") forbid (principal, action, resource);
+               permit (principal, action, resource) when { context.n > 1 };"#,
+        )
+        .unwrap();
+        let candidates = CandidateSet::new(set);
+        let permits = candidates.permits().unwrap();
+        let mut ids: Vec<String> = permits.policies().map(|p| p.id().to_string()).collect();
+        ids.sort();
+        assert_eq!(ids, ["policy0", "policy3"]);
+        assert!(permits.policies().all(|p| p.effect() == Effect::Permit));
+        assert_eq!(candidates.policies().num_of_policies(), 4);
+    }
 }
