@@ -4,4 +4,5 @@
 
 pub mod corpus;
 pub mod fuzzing;
+pub mod requests;
 pub mod synthetic;

@@ -189,7 +189,7 @@ impl RawLine {
     pub fn request(&self) -> Result<ProposedAction, String> {
         let text = self.text.as_ref().map_err(Clone::clone)?;
         let value = json::parse(text).map_err(|e| e.message())?;
-        ProposedAction::from_json(&value).map_err(|e| e.to_string())
+        ProposedAction::from_json_value(value).map_err(|e| e.to_string())
     }
 }
 

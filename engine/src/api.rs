@@ -10,7 +10,9 @@ pub use crate::model::decision::{Decision, DeterminingPolicy, PolicyError};
 pub use crate::model::policy::{AnnotationKey, PolicyId, PolicyInfo};
 pub use crate::model::request::{EntityRef, ProposedAction, RequestError};
 pub use crate::model::tier::{Effect, InvalidTier, PolicyRole, Tier, UnknownTier};
-pub use crate::pack::{InputError, LoadError, NOW, Pack, PreparedEntities, pack_hash};
+pub use crate::pack::{
+    InputError, LoadError, NOW, Pack, PreparedEntities, ValidationCache, pack_hash,
+};
 pub use crate::schema::{EXPANSION_ANNOTATION, HUMAN_ANNOTATION, PackSchema};
 pub use crate::source::{
     DiagnosticCode, LineCol, PackSource, Snippet, SourceDiagnostic, SourceFile, line_col,

@@ -6,7 +6,7 @@
 //! proper we reject fractional numbers and write integers exactly (JCS would round integers
 //! beyond 2^53 through a double, letting two different requests collide).
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -59,9 +59,9 @@ fn write_value(
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                out.push_str(&i.to_string());
+                let _ = write!(out, "{i}");
             } else if let Some(u) = n.as_u64() {
-                out.push_str(&u.to_string());
+                let _ = write!(out, "{u}");
             } else if let (Fractions::Write, Some(f)) = (fractions, n.as_f64()) {
                 write_ecmascript_number(f, out);
             } else {
@@ -83,7 +83,7 @@ fn write_value(
                     out.push(',');
                 }
                 let len = path.len();
-                path.push_str(&format!("/{i}"));
+                let _ = write!(path, "/{i}");
                 write_value(item, out, path, fractions)?;
                 path.truncate(len);
             }
@@ -91,8 +91,7 @@ fn write_value(
         }
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            // JCS orders keys by their UTF-16 code units, not by UTF-8 bytes or chars.
-            entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            entries.sort_by(|a, b| utf16_order(a.0, b.0));
             out.push('{');
             for (i, (k, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
@@ -110,6 +109,54 @@ fn write_value(
         }
     }
     Ok(())
+}
+
+/// The order of `a` and `b` by UTF-16 code units, which JCS requires for object keys (not UTF-8
+/// bytes or chars).
+///
+/// UTF-8 byte order is code point order, and the two orders differ only between a character
+/// from U+E000 to U+FFFF and one above U+FFFF (a surrogate pair in UTF-16). Such characters
+/// start with a byte of 0xEE or more; without one in either key, the bytes decide, with no
+/// UTF-16 encoding.
+pub(crate) fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let plain = |s: &str| s.bytes().all(|b| b < 0xEE);
+    if plain(a) && plain(b) {
+        a.as_bytes().cmp(b.as_bytes())
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
+    }
+}
+
+/// Writes a JSON object's canonical form: the [`to_canonical_json`] of `Value::Object(map)`,
+/// without building that value. `path` is where the object is, for the error's path.
+pub(crate) fn write_object(
+    map: &serde_json::Map<String, Value>,
+    out: &mut String,
+    path: &str,
+) -> Result<(), NonIntegerNumber> {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_by(|a, b| utf16_order(a.0, b.0));
+    let mut path = path.to_string();
+    out.push('{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(k, out);
+        out.push(':');
+        let len = path.len();
+        path.push('/');
+        path.push_str(k);
+        write_value(v, out, &mut path, Fractions::Refuse)?;
+        path.truncate(len);
+    }
+    out.push('}');
+    Ok(())
+}
+
+/// Writes `s` as a canonical JSON string.
+pub(crate) fn write_json_string(s: &str, out: &mut String) {
+    write_string(s, out);
 }
 
 /// ECMAScript `Number.prototype.toString` (ES2015 7.1.12.1), as JCS requires for numbers.
@@ -159,6 +206,11 @@ fn write_ecmascript_number(f: f64, out: &mut String) {
 /// ECMAScript `JSON.stringify` string escaping, as JCS requires.
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -198,11 +250,16 @@ impl Sha256Digest {
 
 impl fmt::Display for Sha256Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("sha256:")?;
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
+        // A nibble is always a hex digit; `from_digit` gives lowercase.
+        let hex_digit = |n: u8| char::from_digit(u32::from(n), 16).map_or(b'0', |c| c as u8);
+        let mut text = [0u8; 71];
+        let (prefix, hex) = text.split_at_mut(7);
+        prefix.copy_from_slice(b"sha256:");
+        for (pair, b) in hex.chunks_exact_mut(2).zip(self.0) {
+            pair.copy_from_slice(&[hex_digit(b >> 4), hex_digit(b & 15)]);
         }
-        Ok(())
+        // Only ASCII was written.
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -338,6 +395,49 @@ mod tests {
             to_canonical_json_lossless(&json!({"b": [1.25, null], "a": 9007199254740993_i64})),
             r#"{"a":9007199254740993,"b":[1.25,null]}"#
         );
+    }
+
+    #[test]
+    fn key_order_is_utf16_order() {
+        let keys = [
+            "",
+            "a",
+            "ab",
+            "b",
+            "\u{7f}",
+            "\u{e9}",
+            "\u{d7ff}",
+            "\u{e000}",
+            "\u{ffff}",
+            "\u{10000}",
+            "\u{1f600}",
+            "a\u{10000}",
+            "a\u{ffff}",
+            "a\u{e000}b",
+            "\u{ee}",
+            "\u{fffd}x",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(
+                    utf16_order(a, b),
+                    a.encode_utf16().cmp(b.encode_utf16()),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_object_written_in_place_is_its_canonical_json() {
+        let v = json!({"z": [1, {"b": "x\"y", "a": -3}], "\u{10000}": 1, "\u{e000}": 2, "a": null});
+        let mut out = String::new();
+        write_object(v.as_object().unwrap(), &mut out, "").unwrap();
+        assert_eq!(out, to_canonical_json(&v).unwrap());
+        let bad = json!({"c": {"x": [1, 2.5]}});
+        let mut out = String::new();
+        let e = write_object(bad.as_object().unwrap(), &mut out, "/context").unwrap_err();
+        assert_eq!(e.path, "/context/c/x/1");
     }
 
     #[test]

@@ -77,42 +77,6 @@ pub(crate) fn whole_words(text: &str, word: &str) -> usize {
         .count()
 }
 
-/// `text` with the effect keyword `forbid` after its annotations replaced by `permit` (the same
-/// length, so every position stays valid); `None` if the text does not read as annotations
-/// then `forbid`.
-pub(crate) fn swap_effect(text: &str) -> Option<String> {
-    let code = code_only(text);
-    let skip_blank = |mut i: usize| {
-        while code.get(i).is_some_and(u8::is_ascii_whitespace) {
-            i += 1;
-        }
-        i
-    };
-    let mut i = skip_blank(0);
-    while code.get(i) == Some(&b'@') {
-        i += 1;
-        while code.get(i).copied().is_some_and(is_ident_byte) {
-            i += 1;
-        }
-        i = skip_blank(i);
-        if code.get(i) == Some(&b'(') {
-            // The value is a string, blanked: the next `)` closes the annotation.
-            i += code.get(i..)?.iter().position(|&b| b == b')')? + 1;
-            i = skip_blank(i);
-        }
-    }
-    if code.get(i..i + 6) != Some(b"forbid".as_slice())
-        || code.get(i + 6).copied().is_some_and(is_ident_byte)
-    {
-        return None;
-    }
-    let mut out = String::with_capacity(text.len());
-    out.push_str(text.get(..i)?);
-    out.push_str("permit");
-    out.push_str(text.get(i + 6..)?);
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,27 +122,5 @@ mod tests {
             count("permit(principal,action,resource) when { context.action };"),
             2
         );
-    }
-
-    #[test]
-    fn swaps_only_the_effect_keyword() {
-        let text = "@id(\"forbid\") @tier(\"single\") // forbid\n  forbid (principal, action, resource) when { true };";
-        assert_eq!(
-            swap_effect(text).as_deref(),
-            Some(
-                "@id(\"forbid\") @tier(\"single\") // forbid\n  permit (principal, action, resource) when { true };"
-            )
-        );
-        assert_eq!(
-            swap_effect("@forbid forbid(principal, action, resource);").as_deref(),
-            Some("@forbid permit(principal, action, resource);")
-        );
-        assert_eq!(
-            swap_effect("@a(\"x\\\") forbid\") forbid(principal, action, resource);").as_deref(),
-            Some("@a(\"x\\\") forbid\") permit(principal, action, resource);")
-        );
-        assert_eq!(swap_effect("permit(principal, action, resource);"), None);
-        assert_eq!(swap_effect("forbidden(principal, action, resource);"), None);
-        assert_eq!(swap_effect("@a(\"unterminated"), None);
     }
 }

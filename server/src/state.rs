@@ -4,13 +4,21 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use serde_json::Value;
 use tollgate_engine::keys::{KeyFile, Keyring, PrivateKey};
-use tollgate_engine::{EntityRef, Pack, PreparedEntities, ProposedAction, Timestamp};
+use tollgate_engine::{
+    EntityRef, Pack, PreparedEntities, ProposedAction, Timestamp, ValidationCache,
+};
 
 use crate::config::Config;
 use crate::tokens::Tokens;
+
+/// Policies found valid by an earlier load in this process, so that a reload re-validates only
+/// the policies that changed (all of them when the schema changed). The cache is exact, so
+/// servers sharing a process (tests) share it without changing any result.
+static VALIDATION: LazyLock<ValidationCache> = LazyLock::new(ValidationCache::new);
 
 /// One consistent snapshot of the server's inputs.
 pub struct Loaded {
@@ -53,7 +61,7 @@ impl Loaded {
     pub fn load(config: &Config) -> Result<Loaded, LoadProblem> {
         let source = tollgate_engine::fs::read_pack(&config.policies, Some(&config.schema))
             .map_err(|e| problem("--policies", &config.policies, e))?;
-        let pack = Pack::load(source).map_err(|e| {
+        let pack = Pack::load_cached(source, &VALIDATION).map_err(|e| {
             let detail = e
                 .problems()
                 .iter()

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use miette::miette;
 use rayon::prelude::*;
 use serde_json::Value;
+use tollgate_engine::Tier;
 
 use crate::args::{GroupBy, SimulateArgs, SimulateFormat};
 use crate::exit;
@@ -19,6 +20,10 @@ use crate::render::simulate::{
 /// Lines decided per parallel batch: large enough to keep both cores busy, small enough that
 /// memory stays flat however long the input is.
 const CHUNK: usize = 4096;
+
+/// Lines decided and formatted as one task: enough to make a task's overhead small, few enough
+/// that both cores finish a chunk together.
+const SLICE: usize = 128;
 
 pub fn run(args: SimulateArgs) -> miette::Result<u8> {
     let at = evaluation_time(args.time.at)?;
@@ -42,41 +47,60 @@ pub fn run(args: SimulateArgs) -> miette::Result<u8> {
         }
         // A line that is not a request is an ERROR row like one that cannot be decided: the rows
         // are numbered by line, and the tests pin this (exit 1, not the batch commands' 2).
-        // Indexed parallel iterators keep input order in `collect`.
-        let decided: Vec<Decided> = chunk
-            .par_iter()
-            .map(|raw| Decided {
-                line: raw.number,
-                result: raw
-                    .request()
-                    .and_then(|r| match pack.decide(&r, &entities, at) {
-                        Ok(d) => Ok((r, d)),
-                        Err(e) => Err(e.to_string()),
-                    }),
+        // Each slice of lines is decided and its CSV rows formatted on a worker; indexed
+        // parallel iterators keep input order in `collect`.
+        let csv = args.format == SimulateFormat::Csv && out.is_open();
+        // CSV needs only the counts and the rows from a worker: its decisions are dropped there.
+        let keep = args.format != SimulateFormat::Csv;
+        let batches: Vec<Batch> = chunk
+            .par_chunks(SLICE)
+            .map(|lines| {
+                let decided: Vec<Decided> = lines
+                    .iter()
+                    .map(|raw| Decided {
+                        line: raw.number,
+                        result: raw
+                            .request()
+                            .and_then(|r| match pack.decide(&r, &entities, at) {
+                                Ok(d) => Ok((r, d)),
+                                Err(e) => Err(e.to_string()),
+                            }),
+                    })
+                    .collect();
+                let counted = decided
+                    .iter()
+                    .map(|d| (d.tier(), args.group_by.and_then(|by| group_key(by, d))))
+                    .collect();
+                Batch {
+                    rows: csv.then(|| csv_rows(&decided)),
+                    counted,
+                    decided: if keep { decided } else { Vec::new() },
+                }
             })
             .collect();
-        for d in &decided {
-            overall.add(d.tier());
-            if let (Some(by), Ok((r, _))) = (args.group_by, &d.result) {
-                let key = match by {
-                    GroupBy::Action => r.action.to_string(),
-                    GroupBy::Principal => r.principal.to_string(),
-                    GroupBy::Resource => r.resource.to_string(),
-                };
-                groups.entry(key).or_default().add(d.tier());
+        for batch in batches {
+            for (tier, key) in batch.counted {
+                overall.add(tier);
+                if let Some(key) = key {
+                    groups.entry(key).or_default().add(tier);
+                }
             }
-        }
-        // Once the reader has gone, rows are not formatted, but every line is still decided:
-        // the exit code must not depend on how much of the output someone read.
-        match args.format {
-            SimulateFormat::Text if out.is_open() => {
-                out.write(&text_rows(&decided))?;
+            // Once the reader has gone, rows are not formatted, but every line is still
+            // decided: the exit code must not depend on how much of the output someone read.
+            match args.format {
+                SimulateFormat::Text if out.is_open() => {
+                    out.write(&text_rows(&batch.decided))?;
+                }
+                SimulateFormat::Csv if out.is_open() => {
+                    if let Some(rows) = batch.rows {
+                        out.write(&rows?)?;
+                    }
+                }
+                SimulateFormat::Text | SimulateFormat::Csv => {}
+                SimulateFormat::Json => {
+                    json_decisions.extend(batch.decided.iter().map(json_entry));
+                }
             }
-            SimulateFormat::Csv if out.is_open() => {
-                out.write(&csv_rows(&decided)?)?;
-            }
-            SimulateFormat::Text | SimulateFormat::Csv => {}
-            SimulateFormat::Json => json_decisions.extend(decided.iter().map(json_entry)),
         }
         if let Some(bar) = &progress {
             bar.set_position(lines.consumed);
@@ -103,6 +127,26 @@ pub fn run(args: SimulateArgs) -> miette::Result<u8> {
         exit::FAILED
     } else {
         exit::OK
+    })
+}
+
+/// What a worker gives back for a slice of lines.
+struct Batch {
+    /// Each line's tier (`None`: not decided) and group, in order.
+    counted: Vec<(Option<Tier>, Option<String>)>,
+    /// The CSV rows, when the output is CSV and someone reads it.
+    rows: Option<miette::Result<String>>,
+    /// The decisions, for text and JSON output (empty for CSV).
+    decided: Vec<Decided>,
+}
+
+/// The group of a decided line; lines that could not be decided are in no group.
+fn group_key(by: GroupBy, d: &Decided) -> Option<String> {
+    let (r, _) = d.result.as_ref().ok()?;
+    Some(match by {
+        GroupBy::Action => r.action.to_string(),
+        GroupBy::Principal => r.principal.to_string(),
+        GroupBy::Resource => r.resource.to_string(),
     })
 }
 

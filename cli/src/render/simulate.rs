@@ -103,49 +103,69 @@ pub fn text_rows(rows: &[Decided]) -> String {
 }
 
 /// A CSV row for every line.
+///
+/// Fields go to the CSV writer (which quotes them per RFC 4180) one by one from a reused
+/// buffer, so a row costs no allocation of its own.
 pub fn csv_rows(rows: &[Decided]) -> miette::Result<String> {
     let mut csv = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
+        .from_writer(Vec::with_capacity(rows.len() * 192));
+    let mut field = String::new();
+    let written = |e: csv::Error| miette::miette!("writing CSV: {e}");
     for d in rows {
-        let line = d.line.to_string();
-        let record: [String; 9] = match &d.result {
-            Ok((r, dec)) => [
-                line,
-                r.principal.to_string(),
-                r.action.to_string(),
-                r.resource.to_string(),
-                dec.tier.to_string(),
-                dec.approvals_required
-                    .map(|n| n.to_string())
-                    .unwrap_or_default(),
-                dec.determining
-                    .iter()
-                    .map(|p| p.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                r.hash().to_string(),
-                String::new(),
-            ],
-            Err(e) => [
-                line,
-                String::new(),
-                String::new(),
-                String::new(),
-                "error".into(),
-                String::new(),
-                String::new(),
-                String::new(),
-                e.clone(),
-            ],
+        let mut put = |csv: &mut csv::Writer<Vec<u8>>, text: &dyn std::fmt::Display| {
+            field.clear();
+            let _ = write!(field, "{text}");
+            csv.write_field(&field).map_err(written)
         };
-        csv.write_record(&record)
-            .map_err(|e| miette::miette!("writing CSV: {e}"))?;
+        put(&mut csv, &d.line)?;
+        match &d.result {
+            Ok((r, dec)) => {
+                put(&mut csv, &r.principal)?;
+                put(&mut csv, &r.action)?;
+                put(&mut csv, &r.resource)?;
+                csv.write_field(dec.tier.as_str()).map_err(written)?;
+                match dec.approvals_required {
+                    Some(n) => put(&mut csv, &n)?,
+                    None => csv.write_field("").map_err(written)?,
+                }
+                put(&mut csv, &Joined(&dec.determining))?;
+                put(&mut csv, &r.hash())?;
+                csv.write_field("").map_err(written)?;
+            }
+            Err(e) => {
+                for _ in 0..3 {
+                    csv.write_field("").map_err(written)?;
+                }
+                csv.write_field("error").map_err(written)?;
+                for _ in 0..3 {
+                    csv.write_field("").map_err(written)?;
+                }
+                csv.write_field(e).map_err(written)?;
+            }
+        }
+        // An empty record after the fields ends the row.
+        csv.write_record(None::<&[u8]>).map_err(written)?;
     }
     let bytes = csv
         .into_inner()
         .map_err(|e| miette::miette!("writing CSV: {e}"))?;
     String::from_utf8(bytes).map_err(|e| miette::miette!("writing CSV: {e}"))
+}
+
+/// The determining policies' ids, separated by spaces.
+struct Joined<'a>(&'a [tollgate_engine::DeterminingPolicy]);
+
+impl std::fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(p.id.as_str())?;
+        }
+        Ok(())
+    }
 }
 
 /// The JSON entry of one line.

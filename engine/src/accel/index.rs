@@ -1,7 +1,8 @@
 //! The action-scope index: per action, only the policies whose scope can match it.
 //!
 //! Reference path: `Pack::decide_unindexed` (public for tests as
-//! `reference::decide_unindexed`), every shadow policy in one evaluation. Held equal by
+//! `reference::decide_unindexed`), every policy as a permit (the shadow set) in one evaluation.
+//! Held equal by
 //! `tests/index_differential.rs` (generated packs, with and without a schema and action groups,
 //! and a pack large enough for the split index) and by
 //! `tests/reference_pack.rs::the_index_changes_no_reference_decision`.
@@ -13,17 +14,60 @@
 //! scope makes a policy unsatisfied without evaluating (or erroring in) its conditions.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
-use cedar_policy::{EntityUid, Policy, PolicySet};
+use cedar_policy::{Effect, EntityUid, Policy, PolicySet};
 
 use crate::schema::actions::{ActionHierarchy, ActionScope, Reach};
 
-/// Shadow policy sets keyed by the request's action.
+/// A set of the pack's policies as written, and (built on first use) the same set without its
+/// forbids: the second evaluation a decision needs when a gate is satisfied, because Cedar then
+/// reports only the satisfied forbids, not the satisfied permits.
+#[derive(Debug, Default)]
+pub(crate) struct CandidateSet {
+    policies: PolicySet,
+    permits: OnceLock<Result<PolicySet, String>>,
+}
+
+impl CandidateSet {
+    fn new(policies: PolicySet) -> Self {
+        Self {
+            policies,
+            permits: OnceLock::new(),
+        }
+    }
+
+    /// The policies, forbids as forbids.
+    pub(crate) fn policies(&self) -> &PolicySet {
+        &self.policies
+    }
+
+    /// The permits of [`CandidateSet::policies`], or why the set could not be built (it cannot
+    /// happen: the ids are already unique in `policies`).
+    pub(crate) fn permits(&self) -> Result<&PolicySet, &str> {
+        self.permits
+            .get_or_init(|| {
+                let mut set = PolicySet::new();
+                for p in self
+                    .policies
+                    .policies()
+                    .filter(|p| p.effect() == Effect::Permit)
+                {
+                    set.add(p.clone()).map_err(|e| e.to_string())?;
+                }
+                Ok(set)
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
+/// Policy sets (as written) keyed by the request's action.
 #[derive(Debug, Default)]
 pub(crate) struct ActionIndex {
-    by_action: HashMap<EntityUid, PolicySet>,
+    by_action: HashMap<EntityUid, CandidateSet>,
     /// The policies that can match any action. Evaluated on their own for actions no scope names.
-    everywhere: PolicySet,
+    everywhere: CandidateSet,
     /// Whether `everywhere` is also copied into each action's set (one Cedar evaluation per
     /// decision) or evaluated beside it (two). Copying costs actions × policies at load time.
     merged: bool,
@@ -34,22 +78,22 @@ pub(crate) struct ActionIndex {
 const MERGE_BUDGET: usize = 16_384;
 
 /// The sets to evaluate for one request: their satisfied and erroring policies together are
-/// exactly those of the whole shadow set.
+/// exactly those of the whole pack.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Candidates<'a> {
-    first: &'a PolicySet,
-    second: Option<&'a PolicySet>,
+    first: &'a CandidateSet,
+    second: Option<&'a CandidateSet>,
 }
 
 impl<'a> Candidates<'a> {
     /// Every set to evaluate (one or two).
-    pub(crate) fn sets(self) -> impl Iterator<Item = &'a PolicySet> {
+    pub(crate) fn sets(self) -> impl Iterator<Item = &'a CandidateSet> {
         std::iter::once(self.first).chain(self.second)
     }
 }
 
-impl<'a> From<&'a PolicySet> for Candidates<'a> {
-    fn from(set: &'a PolicySet) -> Self {
+impl<'a> From<&'a CandidateSet> for Candidates<'a> {
+    fn from(set: &'a CandidateSet) -> Self {
         Self {
             first: set,
             second: None,
@@ -58,24 +102,24 @@ impl<'a> From<&'a PolicySet> for Candidates<'a> {
 }
 
 impl ActionIndex {
-    /// Groups `shadow` policies (already in the pack's order) by the actions they can match.
+    /// Groups `policies` (already in the pack's order) by the actions they can match.
     /// `hierarchy` resolves `action in Group`; without it (no schema, or one that declares
     /// external actions, whose groups it does not know) an `in` scope may match anything.
     pub(crate) fn build(
-        shadow: &[Policy],
+        policies: &[Policy],
         hierarchy: Option<&ActionHierarchy>,
     ) -> Result<Self, String> {
-        Self::build_within(shadow, hierarchy, MERGE_BUDGET)
+        Self::build_within(policies, hierarchy, MERGE_BUDGET)
     }
 
     /// [`ActionIndex::build`], merging the policies that match every action into each action's
     /// set only if that takes at most `merge_budget` copies.
     fn build_within(
-        shadow: &[Policy],
+        policies: &[Policy],
         hierarchy: Option<&ActionHierarchy>,
         merge_budget: usize,
     ) -> Result<Self, String> {
-        let reaches: Vec<Reach> = shadow
+        let reaches: Vec<Reach> = policies
             .iter()
             .map(|p| ActionScope::of(p).reach(hierarchy))
             .collect();
@@ -95,12 +139,12 @@ impl ActionIndex {
                 }
             }
         }
-        let set_of = |indices: &[usize]| -> Result<PolicySet, String> {
+        let set_of = |indices: &[usize]| -> Result<CandidateSet, String> {
             let mut set = PolicySet::new();
-            for p in indices.iter().filter_map(|&i| shadow.get(i)) {
+            for p in indices.iter().filter_map(|&i| policies.get(i)) {
                 set.add(p.clone()).map_err(|e| e.to_string())?;
             }
-            Ok(set)
+            Ok(CandidateSet::new(set))
         };
         let merged = by_action.len().saturating_mul(everywhere.len()) <= merge_budget;
         let mut index = Self {
@@ -120,10 +164,10 @@ impl ActionIndex {
     }
 
     /// No index: every request evaluates every policy.
-    pub(crate) fn everything(shadow: &PolicySet) -> Self {
+    pub(crate) fn everything(policies: &PolicySet) -> Self {
         Self {
             by_action: HashMap::new(),
-            everywhere: shadow.clone(),
+            everywhere: CandidateSet::new(policies.clone()),
             merged: true,
         }
     }
@@ -132,7 +176,9 @@ impl ActionIndex {
     pub(crate) fn candidates(&self, action: &EntityUid) -> Candidates<'_> {
         match self.by_action.get(action) {
             None => Candidates::from(&self.everywhere),
-            Some(named) if self.merged || self.everywhere.is_empty() => Candidates::from(named),
+            Some(named) if self.merged || self.everywhere.policies.is_empty() => {
+                Candidates::from(named)
+            }
             Some(named) => Candidates {
                 first: named,
                 second: Some(&self.everywhere),
@@ -163,9 +209,9 @@ mod tests {
         permit (principal, action, resource) when { context.n > 1 };
     "#;
 
-    fn ids<'a>(sets: impl Iterator<Item = &'a PolicySet>) -> Vec<String> {
+    fn ids<'a>(sets: impl Iterator<Item = &'a CandidateSet>) -> Vec<String> {
         let mut ids: Vec<String> = sets
-            .flat_map(PolicySet::policies)
+            .flat_map(|s| s.policies().policies())
             .map(|p| p.id().to_string())
             .collect();
         ids.sort();
@@ -187,10 +233,31 @@ mod tests {
             assert_eq!(m.sets().count(), 1);
             assert_eq!(ids(m.sets()), ids(s.sets()), "{action}");
             // Split sets never repeat a policy: their answers are simply put together.
-            let listed = s.sets().map(PolicySet::num_of_policies).sum::<usize>();
+            let listed = s
+                .sets()
+                .map(|s| s.policies().num_of_policies())
+                .sum::<usize>();
             assert_eq!(listed, ids(s.sets()).len(), "{action}");
         }
         let c = EntityUid::from_str("Action::\"c\"").unwrap();
         assert_eq!(ids(split.candidates(&c).sets()).len(), 3);
+    }
+
+    #[test]
+    fn a_sets_permits_are_its_permits_only() {
+        let set = PolicySet::from_str(
+            r#"permit (principal, action, resource);
+               forbid (principal, action, resource) when { context.n > 1 };
+               @tier("dual") forbid (principal, action, resource);
+               permit (principal, action, resource) when { context.n > 1 };"#,
+        )
+        .unwrap();
+        let candidates = CandidateSet::new(set);
+        let permits = candidates.permits().unwrap();
+        let mut ids: Vec<String> = permits.policies().map(|p| p.id().to_string()).collect();
+        ids.sort();
+        assert_eq!(ids, ["policy0", "policy3"]);
+        assert!(permits.policies().all(|p| p.effect() == Effect::Permit));
+        assert_eq!(candidates.policies().num_of_policies(), 4);
     }
 }

@@ -3,13 +3,13 @@
 //! does without it) and the differential test that holds the two equal. The plain algorithm
 //! in `pack/` reads straight through, calling in here where a speed-up applies.
 //!
-//! - `index`: per action, only the policies whose scope can match it (vs. every policy).
+//! - `index`: per action, only the policies whose scope can match it, forbids as forbids (vs.
+//!   every policy as a permit in one evaluation).
 //! - `validation`: strict validation scoped to the actions each policy reaches (vs. validating
 //!   every policy against the whole schema).
 //! - `context`: a request's context built without Cedar's JSON parser (vs. the parser).
 //! - `uid`: `Type::"id"` read without Cedar's parser (vs. the parser).
-//! - `parse`: large files parsed in halves, forbids' shadows from text (vs. the whole file,
-//!   Cedar's JSON form).
+//! - `parse`: large files parsed in halves (vs. the whole file).
 //! - `parallel`: two threads where there are two cores (vs. one after the other).
 //! - `memo`: per-thread memos of values Cedar is slow to build (vs. building them each time).
 

@@ -7,7 +7,7 @@ use cedar_policy::{EntityId, EntityTypeName, EntityUid};
 use serde_json::{Map, Value, json};
 
 use crate::accel;
-use crate::canonical::{NonIntegerNumber, Sha256Digest};
+use crate::canonical::{self, NonIntegerNumber, Sha256Digest};
 
 /// A reference to an entity, normalised from either `Type::"id"` or `{"type": T, "id": I}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -85,8 +85,19 @@ impl FromStr for EntityRef {
 }
 
 impl fmt::Display for EntityRef {
+    /// Cedar's spelling, `Type::"id"`. An id of printable ASCII other than `"`, `\\` and `'`
+    /// is written as it is, which is what Cedar's escaping (`escape_debug`) writes for it,
+    /// without escaping it character by character; any other id goes through Cedar.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.uid)
+        let id = self.uid.id().unescaped();
+        let plain = id
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && !matches!(b, b'"' | b'\\' | b'\''));
+        if plain {
+            write!(f, "{}::\"{id}\"", self.uid.type_name())
+        } else {
+            write!(f, "{}", self.uid)
+        }
     }
 }
 
@@ -130,6 +141,36 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// The request hash (see [`ProposedAction::hash`]): the canonical JSON of
+/// `{"action", "context", "principal", "resource"}` (keys in canonical order, entity references
+/// as `{"id", "type"}`) written straight from the parts, without building that JSON value.
+/// `tests` hold it equal to hashing the value.
+fn request_hash(
+    principal: &EntityRef,
+    action: &EntityRef,
+    resource: &EntityRef,
+    context: &Map<String, Value>,
+) -> Result<Sha256Digest, NonIntegerNumber> {
+    let entity = |e: &EntityRef, out: &mut String| {
+        out.push_str("{\"id\":");
+        canonical::write_json_string(e.id(), out);
+        out.push_str(",\"type\":");
+        canonical::write_json_string(&e.type_name(), out);
+        out.push('}');
+    };
+    let mut out = String::with_capacity(256);
+    out.push_str("{\"action\":");
+    entity(action, &mut out);
+    out.push_str(",\"context\":");
+    canonical::write_object(context, &mut out, "/context")?;
+    out.push_str(",\"principal\":");
+    entity(principal, &mut out);
+    out.push_str(",\"resource\":");
+    entity(resource, &mut out);
+    out.push('}');
+    Ok(Sha256Digest::of_bytes(out.as_bytes()))
+}
+
 /// An action an agent proposes: who, what, on what, in which context — as the caller sent it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProposedAction {
@@ -152,13 +193,7 @@ impl ProposedAction {
         resource: EntityRef,
         context: Map<String, Value>,
     ) -> Result<Self, RequestError> {
-        let canonical = json!({
-            "principal": principal.to_json(),
-            "action": action.to_json(),
-            "resource": resource.to_json(),
-            "context": Value::Object(context.clone()),
-        });
-        let hash = Sha256Digest::of_canonical(&canonical)?;
+        let hash = request_hash(&principal, &action, &resource, &context)?;
         Ok(Self {
             principal,
             action,
@@ -170,10 +205,15 @@ impl ProposedAction {
 
     /// Reads Cedar's JSON request shape. A missing `context` is the empty record.
     pub fn from_json(value: &Value) -> Result<Self, RequestError> {
-        let Value::Object(map) = value else {
+        Self::from_json_value(value.clone())
+    }
+
+    /// [`ProposedAction::from_json`], taking the value (its context is kept, not copied).
+    pub fn from_json_value(value: Value) -> Result<Self, RequestError> {
+        let Value::Object(mut map) = value else {
             return Err(RequestError::Json(format!(
                 "expected an object, found {}",
-                kind(value)
+                kind(&value)
             )));
         };
         if let Some(k) = map
@@ -185,23 +225,20 @@ impl ProposedAction {
         let field = |name: &'static str| -> Result<EntityRef, RequestError> {
             EntityRef::from_json(map.get(name).ok_or(RequestError::Missing(name))?, name)
         };
-        let context = match map.get("context") {
+        let (principal, action, resource) =
+            (field("principal")?, field("action")?, field("resource")?);
+        let context = match map.remove("context") {
             None => Map::new(),
-            Some(Value::Object(c)) => c.clone(),
-            Some(other) => return Err(RequestError::ContextNotObject(kind(other))),
+            Some(Value::Object(c)) => c,
+            Some(other) => return Err(RequestError::ContextNotObject(kind(&other))),
         };
-        Self::new(
-            field("principal")?,
-            field("action")?,
-            field("resource")?,
-            context,
-        )
+        Self::new(principal, action, resource, context)
     }
 
     /// Parses JSON text.
     pub fn from_json_str(text: &str) -> Result<Self, RequestError> {
         let value = crate::json::parse(text).map_err(|e| RequestError::Json(e.to_string()))?;
-        Self::from_json(&value)
+        Self::from_json_value(value)
     }
 
     /// The request hash: `sha256:` over the canonical JSON of
@@ -241,6 +278,49 @@ impl ProposedAction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entity_refs_display_as_cedar_does() {
+        for id in [
+            "triage-bot",
+            "a b",
+            "",
+            "x\"y",
+            "x\\y",
+            "it's",
+            "tab\there",
+            "nl\n",
+            "é",
+            "\u{202e}",
+            "~!@#$%^&*()",
+        ] {
+            let r =
+                EntityRef::from_json(&json!({"type": "Ns::Agent", "id": id}), "principal").unwrap();
+            assert_eq!(r.to_string(), r.uid().to_string(), "{id:?}");
+        }
+    }
+
+    #[test]
+    fn the_hash_is_that_of_the_canonical_json() {
+        for value in [
+            json!({"principal": "Agent::\"a\"", "action": "Action::\"go\"", "resource": "R::\"r\""}),
+            json!({"principal": {"type": "Ns::A", "id": "q\"\\\u{1}é\u{10000}"}, "action": "Action::\"go\"",
+                   "resource": "R::\"r\"", "context": {"z": [1, -2, {"b": true, "a": null}], "\u{e000}": "x", "\u{10000}": 9007199254740993_u64}}),
+        ] {
+            let r = ProposedAction::from_json(&value).unwrap();
+            assert_eq!(
+                r.hash(),
+                Sha256Digest::of_canonical(&r.to_json()).unwrap(),
+                "{value}"
+            );
+        }
+        let fractional = json!({"principal": "A::\"a\"", "action": "Action::\"go\"", "resource": "R::\"r\"",
+                                "context": {"x": {"y": [0, 1.5]}}});
+        match ProposedAction::from_json(&fractional) {
+            Err(RequestError::NonInteger(e)) => assert_eq!(e.path, "/context/x/y/1"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn the_call_key_ignores_only_the_request_id() {

@@ -1,13 +1,14 @@
-//! The four-tier decision, computed in one Cedar evaluation over the pack's shadow set.
+//! The four-tier decision: one Cedar evaluation of the request's candidate policies as written,
+//! and a second of their permits only when a gate is satisfied and no forbid is.
 
-use cedar_policy::{Authorizer, Context, Entities, Request};
+use cedar_policy::{Authorizer, Context, Entities, PolicySet, Request, Response};
 use serde_json::{Value, json};
 
 use super::Pack;
 use super::error::{InputError, error_chain};
 use crate::accel::context::direct_context;
 use crate::accel::index::Candidates;
-use crate::model::decision::{Decision, DeterminingPolicy, PolicyError};
+use crate::model::decision::{Decision, PolicyError};
 use crate::model::policy::PolicyInfo;
 use crate::model::request::ProposedAction;
 use crate::model::tier::{PolicyRole, Tier};
@@ -63,19 +64,37 @@ impl Pack {
         self.decide_among(request, entities, at, candidates)
     }
 
-    /// [`Pack::decide`] evaluating every policy, without the action index: the reference the
-    /// index is held equal to.
+    /// [`Pack::decide`] the plain way, the reference the index and the forbid handling are held
+    /// equal to: every policy as a permit (the shadow set) in one evaluation, so that Cedar
+    /// reports every satisfied and erroring policy whatever its effect.
     pub(crate) fn decide_unindexed(
         &self,
         request: &ProposedAction,
         entities: &PreparedEntities,
         at: Timestamp,
     ) -> Result<Decision, InputError> {
-        self.decide_among(request, entities, at, Candidates::from(self.shadow()))
+        let cedar_request = self.cedar_request(request, at)?;
+        let shadow = self
+            .shadow()
+            .map_err(|e| InputError::Internal(e.to_string()))?;
+        let response = Authorizer::new().is_authorized(&cedar_request, shadow, &entities.0);
+        let mut satisfied = self.reason(&response);
+        let mut errors = self.errors(&response);
+        satisfied.sort_unstable();
+        errors.sort_unstable();
+        Ok(self.decision(request, &satisfied, &errors))
     }
 
-    /// The decision over `candidates`, sets of shadow policies whose satisfied and erroring
-    /// policies together are those of the whole shadow set for this request.
+    /// The decision over `candidates`: sets of the pack's policies as written whose satisfied
+    /// and erroring policies together are those of the whole pack for this request (the sets
+    /// are disjoint).
+    ///
+    /// Cedar reports the satisfied policies of the winning effect only: on allow, the satisfied
+    /// permits (and then no forbid is satisfied); on deny, the satisfied forbids (gates
+    /// included), or nothing when no permit is satisfied either. Erroring policies are reported
+    /// either way. So a set that denies with satisfied forbids hides its satisfied permits, and
+    /// those matter only when no plain forbid is satisfied or erroring (else the tier is deny
+    /// whatever the permits): then that set's permits are evaluated again on their own.
     fn decide_among(
         &self,
         request: &ProposedAction,
@@ -84,42 +103,81 @@ impl Pack {
         candidates: Candidates<'_>,
     ) -> Result<Decision, InputError> {
         let cedar_request = self.cedar_request(request, at)?;
-        // Every policy is a permit in the shadow set, so `reason` lists every satisfied policy
-        // and `errors` every erroring one, whatever its original effect. The candidate sets are
-        // disjoint, so their lists together are those of one evaluation over their union.
+        let authorize = |policies: &PolicySet| {
+            Authorizer::new().is_authorized(&cedar_request, policies, &entities.0)
+        };
         let mut satisfied: Vec<usize> = Vec::new();
         let mut errors: Vec<(usize, String)> = Vec::new();
-        for policies in candidates.sets() {
-            let response = Authorizer::new().is_authorized(&cedar_request, policies, &entities.0);
-            satisfied.extend(
-                response
-                    .diagnostics()
-                    .reason()
-                    .filter_map(|id| self.policy_index(AsRef::<str>::as_ref(id))),
-            );
-            errors.extend(response.diagnostics().errors().filter_map(|e| {
-                match e {
-                    cedar_policy::AuthorizationError::PolicyEvaluationError(e) => self
-                        .policy_index(e.policy_id().as_ref())
-                        .map(|i| (i, e.inner().to_string())),
-                }
-            }));
+        let mut permits_hidden = Vec::new();
+        for set in candidates.sets() {
+            let response = authorize(set.policies());
+            let reason = self.reason(&response);
+            if response.decision() == cedar_policy::Decision::Deny && !reason.is_empty() {
+                permits_hidden.push(set);
+            }
+            satisfied.extend(reason);
+            errors.extend(self.errors(&response));
+        }
+        let policies = self.policies();
+        let denied = satisfied
+            .iter()
+            .chain(errors.iter().map(|(i, _)| i))
+            .any(|&i| policies.get(i).map(PolicyInfo::role) == Some(PolicyRole::Forbid));
+        if !denied {
+            for set in permits_hidden {
+                let permits = set
+                    .permits()
+                    .map_err(|e| InputError::Internal(e.to_string()))?;
+                // Its errors are among the first evaluation's: only the satisfied are new.
+                satisfied.extend(self.reason(&authorize(permits)));
+            }
         }
         satisfied.sort_unstable();
         errors.sort_unstable();
+        Ok(self.decision(request, &satisfied, &errors))
+    }
 
-        let mut tier_and_determining = classify(self, &satisfied, &errors);
+    /// The satisfied policies Cedar reports in `response`, as indices into `self.policies()`.
+    fn reason(&self, response: &Response) -> Vec<usize> {
+        response
+            .diagnostics()
+            .reason()
+            .filter_map(|id| self.policy_index(AsRef::<str>::as_ref(id)))
+            .collect()
+    }
+
+    /// The erroring policies in `response` with Cedar's messages.
+    fn errors(&self, response: &Response) -> Vec<(usize, String)> {
+        response
+            .diagnostics()
+            .errors()
+            .filter_map(|e| match e {
+                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => self
+                    .policy_index(e.policy_id().as_ref())
+                    .map(|i| (i, e.inner().to_string())),
+            })
+            .collect()
+    }
+
+    /// The decision from the satisfied and erroring policies (sorted indices).
+    fn decision(
+        &self,
+        request: &ProposedAction,
+        satisfied: &[usize],
+        errors: &[(usize, String)],
+    ) -> Decision {
+        let mut tier_and_determining = classify(self, satisfied, errors);
         tier_and_determining.1.sort_unstable();
         tier_and_determining.1.dedup();
         let (tier, determining) = tier_and_determining;
         let policies = self.policies();
-        Ok(Decision {
+        Decision {
             tier,
             approvals_required: tier.approvals_required(),
             determining: determining
                 .iter()
-                .filter_map(|&i| policies.get(i))
-                .map(DeterminingPolicy::of)
+                .filter_map(|&i| self.determining_policy(i))
+                .cloned()
                 .collect(),
             errors: errors
                 .iter()
@@ -132,7 +190,7 @@ impl Pack {
                 .collect(),
             request: request.hash(),
             policy_set: self.hash(),
-        })
+        }
     }
 
     /// Whether deciding `request` reads the evaluation time: tollgate fills `context.now` when
@@ -193,7 +251,9 @@ impl Pack {
 
 /// The rule of docs/design.md ("Tiers") over satisfied and erroring policies (indices into `pack.policies()`):
 /// deny on any satisfied-or-erroring plain forbid or when no permit is satisfied; otherwise the
-/// stricter of the lowest satisfied permit and the highest satisfied-or-erroring gate.
+/// stricter of the lowest satisfied permit and the highest satisfied-or-erroring gate. With a
+/// satisfied or erroring plain forbid, `satisfied` may lack the satisfied permits: they are not
+/// read then.
 fn classify(pack: &Pack, satisfied: &[usize], errors: &[(usize, String)]) -> (Tier, Vec<usize>) {
     let policies = pack.policies();
     let role = |i: usize| policies.get(i).map(PolicyInfo::role);

@@ -58,6 +58,10 @@ pub enum InputError {
     /// The entities could not be read or do not fit the schema.
     #[error("entities: {0}")]
     Entities(String),
+    /// A policy set needed for the decision could not be built (it cannot happen with the
+    /// unique ids every pack has); no decision is made.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// A Cedar error with its diagnostic causes, on one line (Cedar puts the useful detail there).

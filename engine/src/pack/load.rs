@@ -195,7 +195,7 @@ fn parse_policies(text: &str) -> Result<Vec<PolicySet>, Box<cedar_policy::ParseE
 
 /// The policies of a set parsed from one text, in source order: Cedar names them `policy0`,
 /// `policy1`, … as they appear.
-pub(crate) fn in_source_order(set: &PolicySet) -> Vec<&Policy> {
+pub(super) fn in_source_order(set: &PolicySet) -> Vec<&Policy> {
     let mut parsed: Vec<(usize, &Policy)> = set
         .policies()
         .filter_map(|p| {
@@ -215,22 +215,20 @@ pub(crate) fn in_source_order(set: &PolicySet) -> Vec<&Policy> {
 /// How to write a valid tier; shown with every invalid-tier problem.
 pub(crate) const INVALID_TIER_HELP: &str = "valid: @tier(\"auto\"|\"single\"|\"dual\") permit, @tier(\"single\"|\"dual\") forbid (a gate), or forbid without @tier";
 
-/// Every policy's shadow, in order: the same scope and conditions as a `permit`, so that one
-/// Cedar evaluation reports every satisfied policy whatever its effect (Cedar only reports the
-/// winning effect's policies). A permit is its own shadow; a forbid's is built through Cedar's
-/// JSON form, unless `accel::parse` built it from the policy's text (given with each policy).
-fn shadows(policies: &[(&Policy, &str)]) -> Vec<Result<Policy, String>> {
-    let from_text = accel::parse::shadows_from_text(policies);
-    policies
-        .iter()
-        .zip(from_text)
-        .map(|((policy, _), from_text)| {
-            if policy.effect() == cedar_policy::Effect::Permit {
-                return Ok((*policy).clone());
-            }
-            from_text.map_or_else(|| shadow_by_json(policy), Ok)
-        })
-        .collect()
+/// Every policy as a permit, in pack order: the same scope and conditions, so that one Cedar
+/// evaluation reports every satisfied policy whatever its effect (Cedar only reports the winning
+/// effect's policies). The reference path's set (`Pack::decide_unindexed`), built through
+/// Cedar's JSON form, the plain way; decisions evaluate forbids as forbids instead.
+pub(super) fn shadow_set(policies: &[PolicyInfo]) -> Result<PolicySet, String> {
+    let mut shadow = PolicySet::new();
+    for p in policies {
+        let policy = match p.cedar().effect() {
+            cedar_policy::Effect::Permit => p.cedar().clone(),
+            cedar_policy::Effect::Forbid => shadow_by_json(p.cedar())?,
+        };
+        shadow.add(policy).map_err(|e| e.to_string())?;
+    }
+    Ok(shadow)
 }
 
 /// A forbid's shadow through Cedar's JSON form.
@@ -419,49 +417,25 @@ pub(super) fn gather(source: PackSource) -> Gathered {
     }
 }
 
-/// The pack's Cedar set as written and its shadow set (every policy as a permit).
+/// The pack's Cedar set as written.
 pub(super) fn build_sets(
     source: &PackSource,
     policies: &[PolicyInfo],
-) -> Result<(PolicySet, PolicySet), LoadError> {
+) -> Result<PolicySet, LoadError> {
     let mut original = PolicySet::new();
-    let mut shadow = PolicySet::new();
     let mut problems = Vec::new();
-    let texts: HashMap<&str, &str> = source
-        .policies
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    let with_text: Vec<(&Policy, &str)> = policies
-        .iter()
-        .map(|p| {
-            let text = texts
-                .get(p.file())
-                .and_then(|t| {
-                    let (offset, len) = p.span();
-                    t.get(offset..offset + len)
-                })
-                .unwrap_or_default();
-            (p.cedar(), text)
-        })
-        .collect();
-    for (p, s) in policies.iter().zip(shadows(&with_text)) {
-        let added = original
-            .add(p.cedar().clone())
-            .map_err(|e| e.to_string())
-            .and(s)
-            .and_then(|s| shadow.add(s).map_err(|e| e.to_string()));
-        if let Err(message) = added {
+    for p in policies {
+        if let Err(e) = original.add(p.cedar().clone()) {
             problems.push(policy_diagnostic(
                 DiagnosticCode::Internal,
                 source,
                 p,
-                message,
+                e.to_string(),
             ));
         }
     }
     if problems.is_empty() {
-        Ok((original, shadow))
+        Ok(original)
     } else {
         Err(LoadError::new(problems))
     }
@@ -479,10 +453,6 @@ forbid (principal, action == Action::"a", resource) when { context.n > 1 };
 permit (principal, action, resource);
 @forbid forbid (principal == U::"u", action in [Action::"a"], resource is R);
 "#;
-
-    fn shadow_json(p: &Policy) -> Value {
-        p.to_json().unwrap()
-    }
 
     fn load_error(policy: &str, schema: Option<&str>) -> Option<LoadError> {
         Pack::load(PackSource {
@@ -552,42 +522,20 @@ permit (principal, action, resource);
     }
 
     #[test]
-    fn shadows_from_text_equal_shadows_through_json() {
-        let set = PolicySet::from_str(TRICKY).unwrap();
-        let policies = in_source_order(&set);
-        let texts: Vec<String> = policies.iter().map(|p| p.to_cedar().unwrap()).collect();
-        let with_text: Vec<(&Policy, &str)> = policies
-            .iter()
-            .zip(&texts)
-            .map(|(p, t)| (*p, t.as_str()))
-            .collect();
-        let shadows = shadows(&with_text);
-        assert_eq!(shadows.len(), 4);
-        for (p, s) in policies.iter().zip(&shadows) {
-            let s = s.as_ref().unwrap();
-            assert_eq!(s.id(), p.id());
+    fn the_shadow_set_is_every_policy_as_a_permit() {
+        let pack = Pack::load(PackSource {
+            policies: vec![SourceFile::new("p.cedar", TRICKY)],
+            schemas: vec![],
+        })
+        .unwrap();
+        let shadow = shadow_set(pack.policies()).unwrap();
+        assert_eq!(shadow.num_of_policies(), 4);
+        for p in pack.policies() {
+            let s = shadow.policy(p.cedar().id()).unwrap();
             assert_eq!(s.effect(), cedar_policy::Effect::Permit);
-            let expected = match p.effect() {
-                cedar_policy::Effect::Permit => shadow_json(p),
-                cedar_policy::Effect::Forbid => shadow_json(&shadow_by_json(p).unwrap()),
-            };
-            assert_eq!(shadow_json(s), expected);
-        }
-    }
-
-    #[test]
-    fn a_text_that_does_not_swap_takes_the_json_route() {
-        let set = PolicySet::from_str(TRICKY).unwrap();
-        let policies = in_source_order(&set);
-        // No text (or the wrong one) for each policy: every forbid still gets its exact shadow.
-        let with_text: Vec<(&Policy, &str)> = policies
-            .iter()
-            .map(|p| (*p, "permit (principal, action, resource);"))
-            .collect();
-        for (p, s) in policies.iter().zip(shadows(&with_text)) {
-            let s = s.unwrap();
-            assert_eq!(s.effect(), cedar_policy::Effect::Permit);
-            assert_eq!(s.action_constraint(), p.action_constraint());
+            let mut expected = p.cedar().to_json().unwrap();
+            expected["effect"] = Value::String("permit".into());
+            assert_eq!(s.to_json().unwrap(), expected);
         }
     }
 

@@ -1,14 +1,15 @@
 //! A loaded policy pack and everything done with it: loading (parse, ids, positions, the
-//! shadow set), strict validation, the pack hash, and deciding.
+//! action index), strict validation, the pack hash, and deciding.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cedar_policy::{Policy, PolicySet};
 
 use crate::accel::index::{ActionIndex, Candidates};
 use crate::accel::parallel;
 use crate::canonical::Sha256Digest;
+use crate::model::decision::DeterminingPolicy;
 use crate::model::policy::{PolicyInfo, RejectedPolicy};
 use crate::schema::PackSchema;
 use crate::source::{PackSource, SourceDiagnostic};
@@ -24,39 +25,34 @@ pub use decide::{NOW, PreparedEntities};
 pub use error::{InputError, LoadError};
 pub use hash::pack_hash;
 pub(crate) use load::INVALID_TIER_HELP;
-pub(crate) use load::in_source_order;
 use load::{Gathered, ProblemKind, build_sets, gather};
+pub use validate::ValidationCache;
 pub(crate) use validate::ValidationIssue;
-use validate::{Locator, validate};
+use validate::{Locator, validate, validate_cached};
 
-/// The Cedar sets of a pack and its action index.
+/// The Cedar set of a pack and its action index.
 struct Sets {
     original: PolicySet,
-    shadow: PolicySet,
     index: ActionIndex,
 }
 
-/// The pack's Cedar sets (see [`build_sets`]) and the action index over the shadow set.
+/// The pack's Cedar set (see [`build_sets`]) and the action index over it.
 fn sets_and_index(gathered: &Gathered) -> Result<Sets, LoadError> {
-    let (original, shadow) = build_sets(&gathered.source, &gathered.policies)?;
+    let original = build_sets(&gathered.source, &gathered.policies)?;
     // An index that cannot be built (it cannot happen with unique ids) degrades to evaluating
     // every policy: slower, never different.
-    let shadows: Vec<Policy> = gathered
+    let policies: Vec<Policy> = gathered
         .policies
         .iter()
-        .filter_map(|p| shadow.policy(p.cedar().id()).cloned())
+        .map(|p| p.cedar().clone())
         .collect();
     let hierarchy = gathered
         .schema
         .as_ref()
         .and_then(PackSchema::complete_action_hierarchy);
-    let index = ActionIndex::build(&shadows, hierarchy)
-        .unwrap_or_else(|_| ActionIndex::everything(&shadow));
-    Ok(Sets {
-        original,
-        shadow,
-        index,
-    })
+    let index = ActionIndex::build(&policies, hierarchy)
+        .unwrap_or_else(|_| ActionIndex::everything(&original));
+    Ok(Sets { original, index })
 }
 
 /// The pack's sets and index, and the strict validation of its policies and `rejected` ones
@@ -64,6 +60,7 @@ fn sets_and_index(gathered: &Gathered) -> Result<Sets, LoadError> {
 fn sets_and_validation(
     gathered: &Gathered,
     rejected: &[RejectedPolicy],
+    cache: Option<&ValidationCache>,
 ) -> (
     Result<Sets, LoadError>,
     (Vec<ValidationIssue>, Vec<ValidationIssue>),
@@ -78,11 +75,31 @@ fn sets_and_validation(
     parallel::join(
         parallel::worth_a_thread(policies.len()),
         || sets_and_index(gathered),
-        || match &gathered.schema {
-            Some(schema) => validate(schema, &policies, &locator),
-            None => (Vec::new(), Vec::new()),
+        || match (&gathered.schema, cache) {
+            (Some(schema), Some(cache)) => validate_cached(
+                schema,
+                schema_digest(&gathered.source),
+                &policies,
+                &locator,
+                cache,
+            ),
+            (Some(schema), None) => validate(schema, &policies, &locator),
+            (None, _) => (Vec::new(), Vec::new()),
         },
     )
+}
+
+/// The digest of the schema files (names and texts, in order): what a [`ValidationCache`]
+/// entry was validated against.
+fn schema_digest(source: &PackSource) -> Sha256Digest {
+    let mut bytes = Vec::new();
+    for file in &source.schemas {
+        for part in [file.name.as_bytes(), file.text.as_bytes()] {
+            bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(part);
+        }
+    }
+    Sha256Digest::of_bytes(&bytes)
 }
 
 /// What [`Pack::load_for_analysis`] gives: the pack (the policies with a valid tier), the
@@ -103,9 +120,12 @@ pub struct Pack {
 #[derive(Debug)]
 struct PackInner {
     policies: Vec<PolicyInfo>,
+    /// Each policy as a decision names it (same order), made once rather than per decision.
+    determining: Vec<DeterminingPolicy>,
     by_id: HashMap<String, usize>,
     original: PolicySet,
-    pub(crate) shadow: PolicySet,
+    /// Every policy as a permit, for the reference path only; built on its first use.
+    shadow: OnceLock<Result<PolicySet, String>>,
     index: ActionIndex,
     schema: Option<PackSchema>,
     hash: Sha256Digest,
@@ -117,11 +137,22 @@ impl Pack {
     /// Loads a pack from its files. Fails, listing every problem, if any policy does not parse,
     /// has an invalid `@tier`, shares an id, or does not validate strictly against the schema.
     pub fn load(source: PackSource) -> Result<Self, LoadError> {
+        Self::load_inner(source, None)
+    }
+
+    /// [`Pack::load`], validating only the policies `cache` does not already know valid under
+    /// this schema, and adding those found valid: for reloading a pack that changed a little.
+    /// The result is the same as [`Pack::load`]'s.
+    pub fn load_cached(source: PackSource, cache: &ValidationCache) -> Result<Self, LoadError> {
+        Self::load_inner(source, Some(cache))
+    }
+
+    fn load_inner(source: PackSource, cache: Option<&ValidationCache>) -> Result<Self, LoadError> {
         let gathered = gather(source);
         if !gathered.problems.is_empty() {
             return Err(load::refused(gathered.problems));
         }
-        let (sets, (errors, warnings)) = sets_and_validation(&gathered, &[]);
+        let (sets, (errors, warnings)) = sets_and_validation(&gathered, &[], cache);
         if !errors.is_empty() {
             return Err(LoadError::new(
                 errors
@@ -158,7 +189,7 @@ impl Pack {
         let rejected = std::mem::take(&mut gathered.rejected);
         // Policies set aside for their tier are still Cedar policies: validate them too, so that
         // fixing the tier does not reveal a second round of errors.
-        let (sets, (errors, warnings)) = sets_and_validation(&gathered, &rejected);
+        let (sets, (errors, warnings)) = sets_and_validation(&gathered, &rejected, None);
         let sets = sets?;
         let warnings_diag = warnings
             .iter()
@@ -169,11 +200,7 @@ impl Pack {
     }
 
     fn assemble(gathered: Gathered, sets: Sets, warnings: Vec<SourceDiagnostic>) -> Self {
-        let Sets {
-            original,
-            shadow,
-            index,
-        } = sets;
+        let Sets { original, index } = sets;
         let Gathered {
             source,
             schema,
@@ -186,12 +213,14 @@ impl Pack {
             .map(|(i, p)| (p.id().to_string(), i))
             .collect();
         let hash = pack_hash(&source);
+        let determining = policies.iter().map(DeterminingPolicy::of).collect();
         Self {
             inner: Arc::new(PackInner {
                 policies,
+                determining,
                 by_id,
                 original,
-                shadow,
+                shadow: OnceLock::new(),
                 index,
                 schema,
                 hash,
@@ -212,6 +241,11 @@ impl Pack {
             .by_id
             .get(id)
             .and_then(|&i| self.inner.policies.get(i))
+    }
+
+    /// Policy `i` as a decision names it.
+    pub(crate) fn determining_policy(&self, i: usize) -> Option<&DeterminingPolicy> {
+        self.inner.determining.get(i)
     }
 
     pub(crate) fn policy_index(&self, id: &str) -> Option<usize> {
@@ -243,12 +277,17 @@ impl Pack {
         &self.inner.original
     }
 
-    /// Every policy as a permit (see `shadow_of`).
-    pub(crate) fn shadow(&self) -> &PolicySet {
-        &self.inner.shadow
+    /// Every policy as a permit (see `load::shadow_set`): the reference path's set, built on
+    /// first use; the error says why it could not be built (it cannot happen with unique ids).
+    pub(crate) fn shadow(&self) -> Result<&PolicySet, &str> {
+        self.inner
+            .shadow
+            .get_or_init(|| load::shadow_set(&self.inner.policies))
+            .as_ref()
+            .map_err(String::as_str)
     }
 
-    /// The shadow policies whose action scope can match `action`.
+    /// The policies whose action scope can match `action`, forbids as forbids.
     pub(crate) fn candidates(&self, action: &cedar_policy::EntityUid) -> Candidates<'_> {
         self.inner.index.candidates(action)
     }
@@ -420,6 +459,54 @@ mod tests {
         let read: crate::EntityRef = "Action::\"read\"".parse().unwrap();
         assert!(schema.context_declares(&grow, "now"));
         assert!(!schema.context_declares(&read, "now"));
+    }
+
+    #[test]
+    fn a_reload_validates_only_what_changed() {
+        let cache = ValidationCache::new();
+        let policies = |third: &str| {
+            vec![
+                SourceFile::new(
+                    "a.cedar",
+                    "@id(\"a\") @tier(\"auto\") permit(principal, action == Action::\"read\", resource) when { !resource.secret };\n@id(\"b\") forbid(principal, action == Action::\"grow\", resource) when { resource.secret };",
+                ),
+                SourceFile::new("c.cedar", third),
+            ]
+        };
+        let load_with = |policies: Vec<SourceFile>, schema: &str| {
+            Pack::load_cached(
+                PackSource {
+                    policies,
+                    schemas: vec![SourceFile::new("s.cedarschema", schema)],
+                },
+                &cache,
+            )
+        };
+        let first = "@id(\"c\") @tier(\"single\") permit(principal, action, resource);";
+        load_with(policies(first), SCHEMA).unwrap();
+        assert_eq!(cache.last_validated(), 3);
+        load_with(policies(first), SCHEMA).unwrap();
+        assert_eq!(cache.last_validated(), 0);
+        // One policy changed: only it is validated, and an invalid change is still refused.
+        let changed = "@id(\"c\") @tier(\"dual\") permit(principal, action, resource);";
+        load_with(policies(changed), SCHEMA).unwrap();
+        assert_eq!(cache.last_validated(), 1);
+        let invalid = "@id(\"c\") @tier(\"dual\") permit(principal, action == Action::\"read\", resource) when { resource.secrett };";
+        let err = load_with(policies(invalid), SCHEMA).unwrap_err();
+        assert_eq!(cache.last_validated(), 1);
+        assert_eq!(err.problems()[0].code, "tollgate::validation");
+        // ... and refused again on the next load: a policy with an error is never remembered.
+        assert!(load_with(policies(invalid), SCHEMA).is_err());
+        assert_eq!(cache.last_validated(), 1);
+        // A changed schema validates everything again, and a policy it breaks is refused.
+        let schema = SCHEMA.replace(
+            "entity Doc { secret: Bool };",
+            "entity Doc { hidden: Bool };",
+        );
+        assert!(load_with(policies(changed), &schema).is_err());
+        assert_eq!(cache.last_validated(), 3);
+        load_with(policies(changed), SCHEMA).unwrap();
+        assert_eq!(cache.last_validated(), 3);
     }
 
     #[test]

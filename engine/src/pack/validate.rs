@@ -4,14 +4,16 @@
 //! Validating every policy in full is the reference path; `accel::validation` only narrows
 //! which policies reach it, and `tests/validation_differential.rs` holds the two equal.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 
 use cedar_policy::{Policy, PolicySet, ValidationMode, Validator};
 use miette::LabeledSpan;
 
 use super::load::file_of;
 use crate::accel;
+use crate::canonical::Sha256Digest;
 use crate::model::policy::{PolicyId, PolicyInfo, RejectedPolicy};
 use crate::schema::PackSchema;
 use crate::source::{DiagnosticCode, PackSource, SourceDiagnostic};
@@ -113,6 +115,100 @@ impl ValidationIssue {
         }
         d
     }
+}
+
+/// Policies already found valid, with no warning, against one schema: a reload re-validates only
+/// the policies whose text changed, and a changed schema re-validates everything.
+///
+/// Strict validation of a policy depends only on the policy and the schema (not on its id, its
+/// file or the other policies), so a policy with the same text under the same schema is valid
+/// again. Only that is remembered: a policy with an error or a warning is validated again on
+/// every load, so its messages are Cedar's, pointing into the current files. The cache is exact
+/// and lives as long as its owner (`tollgate serve` keeps one for its reloads).
+#[derive(Debug, Default)]
+pub struct ValidationCache {
+    inner: Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    /// The digest of the schema files the entries were validated against.
+    schema: Option<Sha256Digest>,
+    /// The texts of policies valid under that schema, with no warning.
+    clean: HashSet<String>,
+    /// How many policies the last load through the cache validated.
+    last_validated: usize,
+}
+
+impl ValidationCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many policies the last load through this cache validated (the others were known
+    /// valid): for tests and logs.
+    pub fn last_validated(&self) -> usize {
+        self.state().last_validated
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        // A panic elsewhere while holding the lock leaves a consistent set (entries are only
+        // ever added whole), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The cache's key for a policy: its text (Cedar's, which is the source text for a parsed
+/// policy), identical exactly when the policy is.
+fn cache_key(policy: &Policy) -> String {
+    policy.to_string()
+}
+
+/// [`validate`] through `cache` for the schema whose files digest to `schema_digest`: policies
+/// the cache knows valid are skipped, and policies found valid with no warning are added.
+pub(super) fn validate_cached(
+    schema: &PackSchema,
+    schema_digest: Sha256Digest,
+    policies: &[&Policy],
+    locator: &Locator,
+    cache: &ValidationCache,
+) -> (Vec<ValidationIssue>, Vec<ValidationIssue>) {
+    let keys: Vec<String> = policies.iter().map(|p| cache_key(p)).collect();
+    let unknown: Vec<(&Policy, &String)> = {
+        let mut state = cache.state();
+        if state.schema != Some(schema_digest) {
+            state.schema = Some(schema_digest);
+            state.clean.clear();
+        }
+        policies
+            .iter()
+            .zip(&keys)
+            .filter(|(_, key)| !state.clean.contains(*key))
+            .map(|(p, key)| (*p, key))
+            .collect()
+    };
+    let to_validate: Vec<&Policy> = unknown.iter().map(|(p, _)| *p).collect();
+    let (errors, warnings) = validate(schema, &to_validate, locator);
+    let mut state = cache.state();
+    state.last_validated = to_validate.len();
+    // Only a run where every issue names a policy can tell which policies were clean.
+    let named: Option<HashSet<&str>> = errors
+        .iter()
+        .chain(&warnings)
+        .map(|i| i.policy.as_ref().map(PolicyId::as_str))
+        .collect();
+    if let Some(named) = named
+        && state.schema == Some(schema_digest)
+    {
+        for (policy, key) in unknown {
+            let id: &str = policy.id().as_ref();
+            if !named.contains(id) {
+                state.clean.insert(key.clone());
+            }
+        }
+    }
+    (errors, warnings)
 }
 
 /// Strict validation of `policies` (unique ids) against `schema`: their errors and warnings,
