@@ -442,6 +442,10 @@ pub struct SimulateArgs {
     /// Also count tiers per action, principal or resource.
     #[arg(long, value_enum)]
     pub group_by: Option<GroupBy>,
+    /// Project the human workload at this many requests a day, as if the requests file were a
+    /// sample of them: approvals a day per tier, and the 5 policies that drive the most.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub per_day: Option<u64>,
 }
 
 #[derive(Debug, Args)]

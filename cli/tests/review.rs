@@ -338,3 +338,76 @@ fn bench_reports_both_engines_and_the_ratio() {
         Some(2)
     );
 }
+
+/// `--per-day N` scales the sample: with N the sample's own size the projection is the
+/// sample's counts, which the JSON summary states independently.
+#[test]
+fn simulate_projects_the_workload_per_day() {
+    let out = batch(
+        "simulate",
+        "examples/requests.jsonl",
+        &["--format", "json", "--per-day", "1200"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let overall = &doc["summary"]["overall"];
+    let p = &doc["summary"]["projection"];
+    assert_eq!(p["sampled"], 1200);
+    assert_eq!(p["single_per_day"].as_f64(), overall["single"].as_f64());
+    assert_eq!(p["dual_per_day"].as_f64(), overall["dual"].as_f64());
+    let approvals = overall["single"].as_f64().unwrap() + 2.0 * overall["dual"].as_f64().unwrap();
+    assert_eq!(p["approvals_per_day"].as_f64(), Some(approvals));
+    // The top policies, each counted from the decisions it determined.
+    let top = p["top_policies"].as_array().unwrap();
+    assert_eq!(top.len(), 5);
+    let decisions = doc["decisions"].as_array().unwrap();
+    for t in top {
+        let id = t["policy"].as_str().unwrap();
+        let mut requests = 0.0;
+        let mut asked = 0.0;
+        for d in decisions {
+            let d = &d["decision"];
+            let required = d["approvals_required"].as_f64().unwrap_or(0.0);
+            if required > 0.0
+                && d["determining"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x["id"] == id && x["tier"] != "auto" && x["tier"] != "deny")
+            {
+                requests += 1.0;
+                asked += required;
+            }
+        }
+        assert_eq!(t["requests_per_day"].as_f64(), Some(requests), "{id}");
+        assert_eq!(t["approvals_per_day"].as_f64(), Some(asked), "{id}");
+    }
+    let most: Vec<f64> = top
+        .iter()
+        .map(|t| t["approvals_per_day"].as_f64().unwrap())
+        .collect();
+    assert!(most.windows(2).all(|w| w[0] >= w[1]), "{most:?}");
+    // Ten times the rate, ten times the load; in words on the text summary.
+    let text_out = batch(
+        "simulate",
+        "examples/requests.jsonl",
+        &["--per-day", "12000"],
+    );
+    let t = text(&text_out.stdout);
+    assert!(
+        t.contains(&format!(
+            "at 12,000 requests/day this pack asks people for ~{} single and ~{} dual approvals/day",
+            support::thousands_for_test(overall["single"].as_u64().unwrap() * 10),
+            support::thousands_for_test(overall["dual"].as_u64().unwrap() * 10)
+        )),
+        "{t}"
+    );
+    assert!(t.contains("driven most by:"), "{t}");
+    // Zero requests a day is refused.
+    assert_eq!(
+        batch("simulate", "examples/requests.jsonl", &["--per-day", "0"])
+            .status
+            .code(),
+        Some(2)
+    );
+}

@@ -13,6 +13,7 @@ use crate::exit;
 use crate::io::{
     Out, RequestLines, eprint, evaluation_time, load_entities, load_pack, note_no_entities,
 };
+use crate::render::projection::Projection;
 use crate::render::simulate::{
     CSV_HEADER, Counts, Decided, csv_rows, json_doc, json_entry, summary_text, text_rows,
 };
@@ -37,6 +38,7 @@ pub fn run(args: SimulateArgs) -> miette::Result<u8> {
     let mut overall = Counts::default();
     let mut groups: BTreeMap<String, Counts> = BTreeMap::new();
     let mut json_decisions: Vec<Value> = Vec::new();
+    let mut projection = args.per_day.map(|_| Projection::default());
     if args.format == SimulateFormat::Csv {
         out.write(CSV_HEADER)?;
     }
@@ -71,14 +73,25 @@ pub fn run(args: SimulateArgs) -> miette::Result<u8> {
                     .iter()
                     .map(|d| (d.tier(), args.group_by.and_then(|by| group_key(by, d))))
                     .collect();
+                let projected = args.per_day.map(|_| {
+                    let mut p = Projection::default();
+                    for d in &decided {
+                        p.add(d.result.as_ref().ok().map(|(_, decision)| decision));
+                    }
+                    p
+                });
                 Batch {
                     rows: csv.then(|| csv_rows(&decided)),
                     counted,
+                    projected,
                     decided: if keep { decided } else { Vec::new() },
                 }
             })
             .collect();
         for batch in batches {
+            if let (Some(all), Some(part)) = (projection.as_mut(), batch.projected) {
+                all.merge(part);
+            }
             for (tier, key) in batch.counted {
                 overall.add(tier);
                 if let Some(key) = key {
@@ -111,10 +124,20 @@ pub fn run(args: SimulateArgs) -> miette::Result<u8> {
         bar.finish_and_clear();
     }
 
-    let summary = summary_text(&overall, &groups, args.group_by);
+    let mut summary = summary_text(&overall, &groups, args.group_by);
+    if let (Some(p), Some(n)) = (&projection, args.per_day) {
+        summary.push_str(&p.text(n as f64));
+    }
     match args.format {
         SimulateFormat::Json => {
-            let doc = json_doc(json_decisions, &overall, &groups);
+            let mut doc = json_doc(json_decisions, &overall, &groups);
+            if let (Some(p), Some(n), Some(s)) = (
+                &projection,
+                args.per_day,
+                doc.get_mut("summary").and_then(Value::as_object_mut),
+            ) {
+                s.insert("projection".into(), p.json(n as f64));
+            }
             out.write(&(serde_json::to_string_pretty(&doc).map_err(|e| miette!("{e}"))? + "\n"))?;
         }
         SimulateFormat::Text => {
@@ -138,6 +161,8 @@ struct Batch {
     rows: Option<miette::Result<String>>,
     /// The decisions, for text and JSON output (empty for CSV).
     decided: Vec<Decided>,
+    /// The slice's workload, with `--per-day`.
+    projected: Option<Projection>,
 }
 
 /// The group of a decided line; lines that could not be decided are in no group.

@@ -14,6 +14,7 @@ pub mod decision;
 pub mod diff;
 pub mod junit;
 pub mod lint;
+pub mod projection;
 pub mod simulate;
 pub mod test;
 pub mod verify;
