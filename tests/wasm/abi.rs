@@ -265,7 +265,10 @@ fn raw_exports_refuse_entity_sets_that_are_not_the_packs() {
     assert_eq!(with_set(&mut raw, first, json!(set)), expected);
     // Another pack, a handle never issued, zero, both inline and prepared entities.
     assert_eq!(kind(&with_set(&mut raw, second, json!(set))), "bad_handle");
-    assert_eq!(kind(&with_set(&mut raw, first, json!(set + 1))), "bad_handle");
+    assert_eq!(
+        kind(&with_set(&mut raw, first, json!(set + 1))),
+        "bad_handle"
+    );
     assert_eq!(kind(&with_set(&mut raw, first, json!(0))), "bad_handle");
     let mut both: Value = serde_json::from_str(&example_input()).unwrap();
     both["entity_set"] = json!(set);
@@ -289,7 +292,10 @@ fn raw_exports_refuse_entity_sets_that_are_not_the_packs() {
     assert_eq!(again, set + 1);
     assert_eq!(raw.unload.call(&mut raw.store, second).unwrap(), 1);
     assert_eq!(raw.release.call(&mut raw.store, again as u32).unwrap(), 0);
-    assert_eq!(raw.decide_bytes(first, example_input().as_bytes()), expected);
+    assert_eq!(
+        raw.decide_bytes(first, example_input().as_bytes()),
+        expected
+    );
 }
 
 #[test]
@@ -382,14 +388,19 @@ fn a_pack_using_every_extension_loads_and_decides_as_natively() {
     let pack = engine
         .load(&serde_json::to_string(&source).unwrap())
         .unwrap_or_else(|e| panic!("the module refused a pack the native engine loads: {e:?}"));
-    let request = json!({"principal": "Agent::\"a\"", "action": "Action::\"go\"", "resource": "Host::\"h\""});
+    let request =
+        json!({"principal": "Agent::\"a\"", "action": "Action::\"go\"", "resource": "Host::\"h\""});
     let host = |addr: &str, limit: &str| {
         json!([{"uid": {"type": "Host", "id": "h"}, "parents": [], "attrs": {
             "addr": {"__extn": {"fn": "ip", "arg": addr}},
             "limit": {"__extn": {"fn": "decimal", "arg": limit}}}}])
     };
     let mut tiers = Vec::new();
-    for entities in [host("10.1.2.3", "2.5"), host("192.168.0.1", "2.5"), host("::1", "2.5")] {
+    for entities in [
+        host("10.1.2.3", "2.5"),
+        host("192.168.0.1", "2.5"),
+        host("::1", "2.5"),
+    ] {
         let want = native
             .decide(
                 &ProposedAction::from_json(&request).unwrap(),
@@ -408,7 +419,10 @@ fn a_pack_using_every_extension_loads_and_decides_as_natively() {
             .prepare_entities(pack.handle, &entities.to_string())
             .unwrap();
         let prepared = engine
-            .decide_prepared(set.handle, &json!({"request": request, "at": AT}).to_string())
+            .decide_prepared(
+                set.handle,
+                &json!({"request": request, "at": AT}).to_string(),
+            )
             .unwrap();
         assert_eq!(prepared, got);
         tiers.push(want.tier.as_str().to_string());

@@ -171,9 +171,9 @@ impl AbiError {
             AbiError::Load { .. } => ErrorKind::Load,
             AbiError::Input(_) => ErrorKind::Input,
             AbiError::Poisoned => ErrorKind::Poisoned,
-            AbiError::HandlesExhausted
-            | AbiError::EntitySetsExhausted
-            | AbiError::Internal(_) => ErrorKind::Internal,
+            AbiError::HandlesExhausted | AbiError::EntitySetsExhausted | AbiError::Internal(_) => {
+                ErrorKind::Internal
+            }
         }
     }
 

@@ -486,8 +486,7 @@ fn prepared_entities_decide_as_the_same_entities_inline() {
 #[test]
 fn entity_set_misuse_is_a_bad_handle_or_bad_input() {
     let (mut guest, first) = loaded();
-    let second = json_of(&guest.load(&serde_json::to_vec(&reference_source()).unwrap()))
-        ["handle"]
+    let second = json_of(&guest.load(&serde_json::to_vec(&reference_source()).unwrap()))["handle"]
         .as_u64()
         .unwrap() as u32;
     let entities = example("entities.json");
@@ -511,7 +510,13 @@ fn entity_set_misuse_is_a_bad_handle_or_bad_input() {
         assert_eq!(error_kind(&decide_with(&guest, first, &both)), "bad_input");
     }
     // Not a handle.
-    for bad in [Value::Null, json!(-1), json!("1"), json!(1.5), json!(u64::MAX)] {
+    for bad in [
+        Value::Null,
+        json!(-1),
+        json!("1"),
+        json!(1.5),
+        json!(u64::MAX),
+    ] {
         assert_eq!(
             error_kind(&decide_with(&guest, first, &with_set(bad.clone()))),
             "bad_input",
@@ -557,8 +562,14 @@ fn preparing_refuses_what_decide_refuses() {
         prepare_raw(&mut guest, handle, json!({"entities": entities, "at": AT})),
         "bad_input"
     );
-    assert_eq!(prepare_raw(&mut guest, handle, json!([entities])), "bad_input");
-    assert_eq!(error_kind(&guest.prepare_entities(handle, b"")), "bad_input");
+    assert_eq!(
+        prepare_raw(&mut guest, handle, json!([entities])),
+        "bad_input"
+    );
+    assert_eq!(
+        error_kind(&guest.prepare_entities(handle, b"")),
+        "bad_input"
+    );
     // An entity the schema does not know: the same message as inline.
     let stranger = json!([{"uid": {"type": "Stranger", "id": "x"}, "attrs": {}, "parents": []}]);
     let out = guest.prepare_entities(
