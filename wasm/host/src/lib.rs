@@ -957,3 +957,21 @@ impl Live {
         Ok(Ok(out))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::with_entity_set;
+
+    #[test]
+    fn the_entity_set_is_spliced_in_as_the_first_field() {
+        assert_eq!(with_entity_set("{}", 3), r#"{"entity_set":3}"#);
+        assert_eq!(with_entity_set(" { } ", 3), r#"{"entity_set":3 } "#);
+        assert_eq!(
+            with_entity_set(r#"  {"request": {}, "at": "x"}"#, 12),
+            r#"{"entity_set":12,"request": {}, "at": "x"}"#
+        );
+        // Not an object: passed as it is, for the module to refuse.
+        assert_eq!(with_entity_set("[1]", 3), "[1]");
+        assert_eq!(with_entity_set("", 3), "");
+    }
+}
