@@ -2,6 +2,8 @@
 //! - `decide`: one decision on the reference pack (the README's example request with
 //!   examples/entities.json), JSON text in and decision JSON out on both sides — the work a
 //!   service does per proposed action — and the native decision alone for scale;
+//! - the same decision with the entities prepared once (`prepare_entities` in the module,
+//!   `entities_from_json` natively): request JSON in, decision JSON out, on both sides;
 //! - `call_overhead`: a call that does no work (an empty decide input, answered with an error):
 //!   the cost of crossing into the module and back, buffers included;
 //! - `engine_creation`: a `WasmEngine` from a compiled module, and from bytes already seen
@@ -19,7 +21,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use support::wasm_module::{module, module_bytes, root};
 use tollgate_engine::fs::read_pack;
-use tollgate_engine::{Pack, ProposedAction, Timestamp};
+use tollgate_engine::{Pack, PreparedEntities, ProposedAction, Timestamp};
 use tollgate_wasm_host::{Limits, WasmEngine, WasmModule};
 
 fn read_json(rel: &str) -> Value {
@@ -30,6 +32,15 @@ fn input() -> String {
     json!({"request": read_json("examples/request.json"), "entities": read_json("examples/entities.json"),
         "at": "2026-06-01T12:00:00Z"})
     .to_string()
+}
+
+/// The native engine doing what the module does per call on prepared entities: parse the input
+/// text and the request, decide, serialise.
+fn native_decide_prepared(pack: &Pack, entities: &PreparedEntities, input: &str) -> String {
+    let input: Value = serde_json::from_str(input).unwrap();
+    let request = ProposedAction::from_json(&input["request"]).unwrap();
+    let at: Timestamp = input["at"].as_str().unwrap().parse().unwrap();
+    serde_json::to_string(&pack.decide(&request, entities, at).unwrap()).unwrap()
 }
 
 /// The native engine doing what the module does per call: parse the input text, parse and
@@ -64,6 +75,21 @@ fn decide(c: &mut Criterion) {
         .entities_from_json(&read_json("examples/entities.json"))
         .unwrap();
     let at: Timestamp = "2026-06-01T12:00:00Z".parse().unwrap();
+    let set = engine
+        .prepare_entities(
+            handle,
+            &std::fs::read_to_string(root().join("examples/entities.json")).unwrap(),
+        )
+        .unwrap()
+        .handle;
+    let request_input =
+        json!({"request": read_json("examples/request.json"), "at": "2026-06-01T12:00:00Z"})
+            .to_string();
+    assert_eq!(
+        engine.decide_prepared(set, &request_input).unwrap(),
+        native_decide_prepared(&pack, &entities, &request_input),
+        "the bench compares like with like"
+    );
 
     let mut group = c.benchmark_group("decide");
     group.bench_function("native, JSON in and out", |b| {
@@ -71,6 +97,16 @@ fn decide(c: &mut Criterion) {
     });
     group.bench_function("wasm, JSON in and out", |b| {
         b.iter(|| engine.decide(handle, black_box(&input)).unwrap())
+    });
+    group.bench_function("native, prepared entities, request JSON in and out", |b| {
+        b.iter(|| native_decide_prepared(&pack, &entities, black_box(&request_input)))
+    });
+    group.bench_function("wasm, prepared entities, request JSON in and out", |b| {
+        b.iter(|| {
+            engine
+                .decide_prepared(set, black_box(&request_input))
+                .unwrap()
+        })
     });
     group.bench_function("native, decide only (parsed request and entities)", |b| {
         b.iter(|| pack.decide(black_box(&request), &entities, at).unwrap())

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use crate::support::wasm_module::{engine, engine_with, module, root};
 use serde_json::{Value, json};
 use tollgate_engine::fs::read_pack;
+use tollgate_engine::{Pack, PackSource, ProposedAction, SourceFile};
 use tollgate_wasm_host::{HostError, Limits, WasmEngine};
 use wasmtime::{Instance, Store, TypedFunc};
 
@@ -39,6 +40,8 @@ struct Raw {
     load: TypedFunc<(u32, u32), u64>,
     decide: TypedFunc<(u32, u32, u32), u64>,
     unload: TypedFunc<u32, u32>,
+    prepare: TypedFunc<(u32, u32, u32), u64>,
+    release: TypedFunc<u32, u32>,
 }
 
 impl Raw {
@@ -64,6 +67,12 @@ impl Raw {
                 .unwrap(),
             unload: instance
                 .get_typed_func(&mut store, "tollgate_unload")
+                .unwrap(),
+            prepare: instance
+                .get_typed_func(&mut store, "tollgate_prepare_entities")
+                .unwrap(),
+            release: instance
+                .get_typed_func(&mut store, "tollgate_release_entities")
                 .unwrap(),
             store,
         })
@@ -103,6 +112,16 @@ impl Raw {
         if len != 0 {
             assert_eq!(self.free.call(&mut self.store, (ptr, len)).unwrap(), 1);
         }
+        self.take(packed)
+    }
+
+    fn prepare_bytes(&mut self, handle: u32, bytes: &[u8]) -> Value {
+        let (ptr, len) = self.input(bytes);
+        let packed = self
+            .prepare
+            .call(&mut self.store, (handle, ptr, len))
+            .unwrap();
+        assert_eq!(self.free.call(&mut self.store, (ptr, len)).unwrap(), 1);
         self.take(packed)
     }
 
@@ -208,6 +227,208 @@ fn raw_exports_turn_misuse_into_error_results() {
         kind(&raw.decide_bytes(handle, good.as_bytes())),
         "bad_handle"
     );
+}
+
+fn examples_entities() -> String {
+    std::fs::read_to_string(root().join("examples/entities.json")).unwrap()
+}
+
+/// The README request without entities, for a prepared set to complete.
+fn example_request() -> String {
+    let request: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("examples/request.json")).unwrap(),
+    )
+    .unwrap();
+    json!({"request": request, "at": AT}).to_string()
+}
+
+#[test]
+fn raw_exports_refuse_entity_sets_that_are_not_the_packs() {
+    let Some(mut raw) = Raw::new() else {
+        return;
+    };
+    let first = raw.load_reference();
+    let second = raw.load_reference();
+    let expected = raw.decide_bytes(first, example_input().as_bytes());
+    let prepared = raw.prepare_bytes(
+        first,
+        format!("{{\"entities\": {}}}", examples_entities()).as_bytes(),
+    );
+    let set = prepared["entity_set"].as_u64().unwrap();
+    assert_eq!(set, 1, "entity set handles count from 1, apart from packs");
+    assert!(prepared["entities"].as_u64().unwrap() > 10);
+    let with_set = |raw: &mut Raw, handle: u32, set: Value| {
+        let mut input: Value = serde_json::from_str(&example_request()).unwrap();
+        input["entity_set"] = set;
+        raw.decide_bytes(handle, input.to_string().as_bytes())
+    };
+    assert_eq!(with_set(&mut raw, first, json!(set)), expected);
+    // Another pack, a handle never issued, zero, both inline and prepared entities.
+    assert_eq!(kind(&with_set(&mut raw, second, json!(set))), "bad_handle");
+    assert_eq!(
+        kind(&with_set(&mut raw, first, json!(set + 1))),
+        "bad_handle"
+    );
+    assert_eq!(kind(&with_set(&mut raw, first, json!(0))), "bad_handle");
+    let mut both: Value = serde_json::from_str(&example_input()).unwrap();
+    both["entity_set"] = json!(set);
+    assert_eq!(
+        kind(&raw.decide_bytes(first, both.to_string().as_bytes())),
+        "bad_input"
+    );
+    // Preparing for a pack that is not loaded, or entities that do not fit.
+    let bad = raw.prepare_bytes(second + 1, b"{\"entities\": []}");
+    assert_eq!(kind(&bad), "bad_handle");
+    let bad = raw.prepare_bytes(first, b"{\"entities\": [{\"uid\": 1}]}");
+    assert_eq!(kind(&bad), "input");
+    // Released: refused, and released once only.
+    assert_eq!(raw.release.call(&mut raw.store, set as u32).unwrap(), 1);
+    assert_eq!(raw.release.call(&mut raw.store, set as u32).unwrap(), 0);
+    assert_eq!(kind(&with_set(&mut raw, first, json!(set))), "bad_handle");
+    // A new set gets a new handle; unloading its pack releases it.
+    let again = raw.prepare_bytes(second, b"{\"entities\": null}")["entity_set"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(again, set + 1);
+    assert_eq!(raw.unload.call(&mut raw.store, second).unwrap(), 1);
+    assert_eq!(raw.release.call(&mut raw.store, again as u32).unwrap(), 0);
+    assert_eq!(
+        raw.decide_bytes(first, example_input().as_bytes()),
+        expected
+    );
+}
+
+#[test]
+fn the_host_refuses_entity_sets_of_other_packs_or_engines() {
+    let Some((mut engine, pack, expected)) = loaded() else {
+        return;
+    };
+    let set = engine.prepare_entities(pack, &examples_entities()).unwrap();
+    assert!(set.entities > 10);
+    assert_eq!(set.handle.pack(), pack);
+    assert_eq!(
+        engine
+            .decide_prepared(set.handle, &example_request())
+            .unwrap(),
+        expected
+    );
+    // Entities inline beside the set: refused by the module.
+    let got = engine.decide_prepared(set.handle, &example_input());
+    assert_eq!(got.unwrap_err().guest_kind(), Some("bad_input"));
+    // Not one JSON value: refused before it is wrapped.
+    assert!(matches!(
+        engine.prepare_entities(pack, r#"[], "at": "2026-06-01T12:00:00Z""#),
+        Err(HostError::EntitiesNotJson(_))
+    ));
+    let stranger = r#"[{"uid": {"type": "Stranger", "id": "x"}, "attrs": {}, "parents": []}]"#;
+    assert_eq!(
+        engine
+            .prepare_entities(pack, stranger)
+            .unwrap_err()
+            .guest_kind(),
+        Some("input")
+    );
+    // Another engine's set.
+    let mut other = engine_with(Limits::default()).unwrap();
+    let other_pack = other.load(pack_json()).unwrap().handle;
+    let foreign = other.prepare_entities(other_pack, "[]").unwrap().handle;
+    assert_eq!(
+        engine.decide_prepared(foreign, &example_request()),
+        Err(HostError::UnknownEntitySet)
+    );
+    assert!(!engine.release_entities(foreign));
+    // Released, and sets of an unloaded pack.
+    let second = engine.prepare_entities(pack, "null").unwrap().handle;
+    assert_eq!(engine.entity_sets(), 2);
+    assert!(engine.release_entities(set.handle));
+    assert!(!engine.release_entities(set.handle));
+    assert_eq!(
+        engine.decide_prepared(set.handle, &example_request()),
+        Err(HostError::UnknownEntitySet)
+    );
+    assert!(engine.unload(pack));
+    assert_eq!(engine.entity_sets(), 0);
+    assert_eq!(
+        engine.decide_prepared(second, &example_request()),
+        Err(HostError::UnknownEntitySet)
+    );
+    assert_eq!(
+        engine.prepare_entities(pack, "[]"),
+        Err(HostError::UnknownPack)
+    );
+}
+
+/// A pack that calls every Cedar extension function family the native engine accepts
+/// (decimal, ipaddr, datetime), on literals and on entity attributes.
+fn extensions_source() -> PackSource {
+    PackSource {
+        policies: vec![SourceFile::new(
+            "extensions.cedar",
+            r#"@id("extensions") @tier("auto")
+permit(principal, action, resource) when {
+    decimal("1.5").lessThan(resource.limit) &&
+    resource.addr.isInRange(ip("10.0.0.0/8")) &&
+    datetime("2026-01-01").offset(duration("1d")) < context.now &&
+    context.now.toDate() == datetime("2026-06-01")
+};
+@id("ipv6-hosts")
+forbid(principal, action, resource) when { resource.addr.isIpv6() };"#,
+        )],
+        schemas: vec![],
+    }
+}
+
+#[test]
+fn a_pack_using_every_extension_loads_and_decides_as_natively() {
+    let Some(mut engine) = engine() else {
+        return;
+    };
+    let source = extensions_source();
+    let native = Pack::load(source.clone()).unwrap();
+    let pack = engine
+        .load(&serde_json::to_string(&source).unwrap())
+        .unwrap_or_else(|e| panic!("the module refused a pack the native engine loads: {e:?}"));
+    let request =
+        json!({"principal": "Agent::\"a\"", "action": "Action::\"go\"", "resource": "Host::\"h\""});
+    let host = |addr: &str, limit: &str| {
+        json!([{"uid": {"type": "Host", "id": "h"}, "parents": [], "attrs": {
+            "addr": {"__extn": {"fn": "ip", "arg": addr}},
+            "limit": {"__extn": {"fn": "decimal", "arg": limit}}}}])
+    };
+    let mut tiers = Vec::new();
+    for entities in [
+        host("10.1.2.3", "2.5"),
+        host("192.168.0.1", "2.5"),
+        host("::1", "2.5"),
+    ] {
+        let want = native
+            .decide(
+                &ProposedAction::from_json(&request).unwrap(),
+                &native.entities_from_json(&entities).unwrap(),
+                AT.parse().unwrap(),
+            )
+            .unwrap();
+        let got = engine
+            .decide(
+                pack.handle,
+                &json!({"request": request, "entities": entities, "at": AT}).to_string(),
+            )
+            .unwrap();
+        assert_eq!(got, serde_json::to_string(&want).unwrap());
+        let set = engine
+            .prepare_entities(pack.handle, &entities.to_string())
+            .unwrap();
+        let prepared = engine
+            .decide_prepared(
+                set.handle,
+                &json!({"request": request, "at": AT}).to_string(),
+            )
+            .unwrap();
+        assert_eq!(prepared, got);
+        tiers.push(want.tier.as_str().to_string());
+    }
+    // Each extension decided something: satisfied on the first host, not on the others.
+    assert_eq!(tiers, ["auto", "deny", "deny"]);
 }
 
 fn loaded() -> Option<(WasmEngine, tollgate_wasm_host::PackHandle, String)> {
@@ -391,6 +612,7 @@ fn a_policy_that_overflows_the_stack_traps_without_harming_other_packs() {
     let Some((mut engine, pack, expected)) = loaded() else {
         return;
     };
+    let set = engine.prepare_entities(pack, &examples_entities()).unwrap();
     // Shallow brackets (so the nesting cap lets it through) but a 20,000-term sum: Cedar's
     // parser and evaluator recurse once per term, and on wasm32 nothing guards the stack.
     let text = format!(
@@ -415,6 +637,14 @@ fn a_policy_that_overflows_the_stack_traps_without_harming_other_packs() {
         other => panic!("expected a trap or a pack, got {other:?}"),
     };
     eprintln!("the 20,000-term policy trapped in {trapped}");
-    // The pack loaded before the trap is loaded again into the fresh instance.
+    // The pack loaded before the trap is loaded again into the fresh instance, and the entity
+    // set prepared for it prepared again: the host's handles stay valid.
+    assert_eq!(
+        engine
+            .decide_prepared(set.handle, &example_request())
+            .unwrap(),
+        expected
+    );
     assert_eq!(engine.decide(pack, &example_input()).unwrap(), expected);
+    assert_eq!(engine.entity_sets(), 1);
 }

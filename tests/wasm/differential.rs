@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tollgate_engine::fs::read_pack;
 use tollgate_engine::testcase::{find_test_files, load_test_file};
 use tollgate_engine::{Pack, PackSource, ProposedAction, Timestamp};
-use tollgate_wasm_host::{HostError, PackHandle, WasmEngine};
+use tollgate_wasm_host::{EntitySetHandle, HostError, PackHandle, WasmEngine};
 
 fn source() -> &'static PackSource {
     static SOURCE: OnceLock<PackSource> = OnceLock::new();
@@ -58,6 +58,35 @@ fn wasm(
     }
 }
 
+/// What the module answers with the entities prepared once (`tollgate_prepare_entities`): the
+/// decision, or the input error of preparing or deciding.
+fn wasm_prepared(
+    engine: &mut WasmEngine,
+    set: &Result<EntitySetHandle, String>,
+    request: &Value,
+    at: Timestamp,
+) -> Result<String, String> {
+    let set = set.clone()?;
+    let input = json!({"request": request, "at": at.to_rfc3339()});
+    match engine.decide_prepared(set, &input.to_string()) {
+        Ok(json) => Ok(json),
+        Err(HostError::Guest { kind, message, .. }) if kind == "input" => Err(message),
+        Err(other) => panic!("the module failed: {other:?}"),
+    }
+}
+
+fn prepare(
+    engine: &mut WasmEngine,
+    pack: PackHandle,
+    entities: &Value,
+) -> Result<EntitySetHandle, String> {
+    match engine.prepare_entities(pack, &entities.to_string()) {
+        Ok(set) => Ok(set.handle),
+        Err(HostError::Guest { kind, message, .. }) if kind == "input" => Err(message),
+        Err(other) => panic!("the module failed: {other:?}"),
+    }
+}
+
 fn loaded() -> Option<(WasmEngine, PackHandle)> {
     let mut engine = engine()?;
     let pack = engine
@@ -77,8 +106,11 @@ fn every_reference_case_decides_byte_for_byte_alike() {
     let mut decisions = 0;
     let mut errors = 0;
     let mut tiers = BTreeMap::new();
+    let mut prepared = 0;
     for path in find_test_files(&root().join("policies/tests")).unwrap() {
         let file = load_test_file(&path).unwrap();
+        // Each file's entities prepared once, as a service would, for all its cases.
+        let set = prepare(&mut engine, pack, &file.entities);
         for case in &file.file.cases {
             let at = case.at.or(file.file.at).unwrap_or(default_at);
             let expected = native(&case.request, &file.entities, at);
@@ -90,6 +122,14 @@ fn every_reference_case_decides_byte_for_byte_alike() {
                 path.display(),
                 case.name
             );
+            assert_eq!(
+                wasm_prepared(&mut engine, &set, &case.request, at),
+                expected,
+                "{}: {}: the module with prepared entities and the native engine disagree",
+                path.display(),
+                case.name
+            );
+            prepared += usize::from(set.is_ok());
             match &expected {
                 Ok(json) => {
                     decisions += 1;
@@ -102,6 +142,10 @@ fn every_reference_case_decides_byte_for_byte_alike() {
     }
     // The comparison must have covered decisions of every tier and input errors.
     assert!(decisions >= 20, "only {decisions} decisions compared");
+    assert!(
+        prepared >= decisions,
+        "only {prepared} cases compared on prepared entities"
+    );
     assert!(errors >= 2, "only {errors} input errors compared");
     assert_eq!(tiers.len(), 4, "tiers compared: {tiers:?}");
 }

@@ -6,12 +6,39 @@
 use std::process::Command;
 
 use crate::support::wasm_module::{module_path, root};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tollgate_engine::fs::read_pack;
-use tollgate_engine::{Pack, ProposedAction};
+use tollgate_engine::testcase::{find_test_files, load_test_file};
+use tollgate_engine::{Pack, ProposedAction, Timestamp};
 
 fn read_json(rel: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(root().join(rel)).unwrap()).unwrap()
+}
+
+/// Every case of `policies/tests` as JSON for the Node tests (Node reads no YAML):
+/// `[{file, entities, cases: [{name, request, at}]}]`, written to a file under the target dir.
+fn cases_file() -> std::path::PathBuf {
+    let default_at: Timestamp = "2026-06-01T12:00:00Z".parse().unwrap();
+    let files: Vec<Value> = find_test_files(&root().join("policies/tests"))
+        .unwrap()
+        .iter()
+        .map(|path| {
+            let file = load_test_file(path).unwrap();
+            let cases: Vec<Value> = file
+                .file
+                .cases
+                .iter()
+                .map(|case| {
+                    let at = case.at.or(file.file.at).unwrap_or(default_at);
+                    json!({"name": case.name, "request": case.request, "at": at.to_rfc3339()})
+                })
+                .collect();
+            json!({"file": path.display().to_string(), "entities": file.entities, "cases": cases})
+        })
+        .collect();
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("node-policy-cases.json");
+    std::fs::write(&path, Value::Array(files).to_string()).unwrap();
+    path
 }
 
 #[test]
@@ -50,6 +77,7 @@ fn the_node_example_and_its_tests_pass() {
         .arg(root().join("wasm/examples/node/decide.test.mjs"))
         .env("TOLLGATE_WASM", wasm)
         .env("TOLLGATE_REQUIRE_WASM", "1")
+        .env("TOLLGATE_CASES", cases_file())
         .env(
             "TOLLGATE_EXPECTED_DECISION",
             serde_json::to_string(&decision).unwrap(),

@@ -87,8 +87,29 @@ pub extern "C" fn tollgate_load(ptr: usize, len: usize) -> u64 {
     })
 }
 
-/// Decides with the pack under `handle`: input `{"request", "entities", "at"}`. Returns the
-/// packed result: the decision JSON or `{"error": ...}`.
+/// Parses and validates entities once for the pack under `handle`: input `{"entities": [...]}`.
+/// Returns the packed result `{"entity_set", "entities"}` or `{"error": ...}`.
+#[unsafe(no_mangle)]
+pub extern "C" fn tollgate_prepare_entities(handle: u32, ptr: usize, len: usize) -> u64 {
+    with_input(ptr, len, |input| {
+        GUEST.with(|guest| match guest.try_borrow_mut() {
+            Ok(mut guest) => guest.prepare_entities(handle, input),
+            Err(_) => AbiError::Poisoned.to_json(),
+        })
+    })
+}
+
+/// Forgets a prepared entity set. Returns 1 if there was one, 0 otherwise.
+#[unsafe(no_mangle)]
+pub extern "C" fn tollgate_release_entities(entity_set: u32) -> u32 {
+    GUEST.with(|guest| match guest.try_borrow_mut() {
+        Ok(mut guest) => u32::from(guest.release_entities(entity_set)),
+        Err(_) => 0,
+    })
+}
+
+/// Decides with the pack under `handle`: input `{"request", "entities" or "entity_set", "at"}`.
+/// Returns the packed result: the decision JSON or `{"error": ...}`.
 #[unsafe(no_mangle)]
 pub extern "C" fn tollgate_decide(handle: u32, ptr: usize, len: usize) -> u64 {
     with_input(ptr, len, |input| {
@@ -99,8 +120,8 @@ pub extern "C" fn tollgate_decide(handle: u32, ptr: usize, len: usize) -> u64 {
     })
 }
 
-/// Verifies approvals with the pack under `handle`: input `{"request", "entities",
-/// "approvals", "keyring", "at"}`. Returns the packed result: the verification JSON or
+/// Verifies approvals with the pack under `handle`: input `{"request", "entities" or
+/// "entity_set", "approvals", "keyring", "at"}`. Returns the packed result: the verification JSON or
 /// `{"error": ...}`.
 #[unsafe(no_mangle)]
 pub extern "C" fn tollgate_verify(handle: u32, ptr: usize, len: usize) -> u64 {
@@ -119,7 +140,8 @@ pub extern "C" fn tollgate_lint(ptr: usize, len: usize) -> u64 {
     with_input(ptr, len, lint)
 }
 
-/// Forgets the pack under `handle`. Returns 1 if there was one, 0 otherwise.
+/// Forgets the pack under `handle` and the entity sets prepared for it. Returns 1 if there was
+/// one, 0 otherwise.
 #[unsafe(no_mangle)]
 pub extern "C" fn tollgate_unload(handle: u32) -> u32 {
     GUEST.with(|guest| match guest.try_borrow_mut() {
@@ -129,7 +151,7 @@ pub extern "C" fn tollgate_unload(handle: u32) -> u32 {
 }
 
 /// The packed result `{"tollgate", "abi", "max_input_bytes", "max_json_depth",
-/// "max_text_depth", "lint"}`.
+/// "max_text_depth", "max_hierarchy_depth", "lint", "prepared_entities"}`.
 #[unsafe(no_mangle)]
 pub extern "C" fn tollgate_version() -> u64 {
     into_result(version())

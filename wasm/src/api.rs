@@ -1,8 +1,9 @@
 //! The module's calls as safe Rust: bytes in, JSON bytes out, errors as `{"error": ...}`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use tollgate_engine::approvals::{ApprovalRecord, Verification, parse_approvals, verify};
 use tollgate_engine::keys::Keyring;
@@ -10,10 +11,11 @@ use tollgate_engine::limits::DEFAULT_LIMITS;
 use tollgate_engine::lint::WorkflowFile;
 use tollgate_engine::lint::report::json_findings;
 use tollgate_engine::{
-    CalendarDate, Decision, NOW, Pack, PackSource, ProposedAction, SourceFile, Timestamp, line_col,
+    CalendarDate, Decision, NOW, Pack, PackSource, PreparedEntities, ProposedAction, SourceFile,
+    Timestamp, line_col,
 };
 
-use tollgate_wasm_contract::{ABI_VERSION, LoadOutput, ModuleInfo};
+use tollgate_wasm_contract::{ABI_VERSION, LoadOutput, ModuleInfo, PreparedOutput};
 
 use crate::error::{AbiError, problem};
 use crate::limits::{
@@ -21,14 +23,41 @@ use crate::limits::{
     check_hierarchy_depth, check_json_depth, too_deep_at,
 };
 
-/// The module's state: the packs loaded so far, by handle.
+/// The module's state: the packs loaded so far and the entity sets prepared for them, by handle.
 ///
-/// Handles count up from 1 and are never reused, so a handle kept after `unload` can never
-/// reach a pack loaded later.
+/// Pack handles and entity set handles each count up from 1 and are never reused, so a handle
+/// kept after `unload` (or `release_entities`) can never reach a pack (or set) made later.
 #[derive(Debug, Default)]
 pub struct Guest {
-    packs: BTreeMap<u32, Pack>,
+    packs: BTreeMap<u32, Loaded>,
     last_handle: u32,
+    entity_sets: BTreeMap<u32, EntitySet>,
+    last_entity_set: u32,
+}
+
+/// A loaded pack and what its decisions need that does not depend on the request.
+#[derive(Debug)]
+struct Loaded {
+    pack: Pack,
+    /// The entity set of a call without entities (the schema's action entities only), built
+    /// once at load rather than per call; its error, if it has one, is every such call's error.
+    no_entities: Result<PreparedEntities, String>,
+}
+
+/// Entities parsed and validated once against one pack's schema (`tollgate_prepare_entities`).
+#[derive(Debug)]
+struct EntitySet {
+    /// The pack they were validated for: only that pack may use them.
+    pack: u32,
+    entities: PreparedEntities,
+}
+
+/// `tollgate_prepare_entities` input.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrepareInput {
+    #[serde(default)]
+    entities: Value,
 }
 
 /// `tollgate_load` input: the pack's files by name and text (the engine's [`PackSource`]).
@@ -38,8 +67,10 @@ type LoadInput = PackSource;
 #[serde(deny_unknown_fields)]
 struct DecideInput {
     request: Value,
-    #[serde(default)]
-    entities: Value,
+    #[serde(default, deserialize_with = "present")]
+    entities: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    entity_set: Option<u32>,
     #[serde(default)]
     at: Option<String>,
 }
@@ -48,12 +79,21 @@ struct DecideInput {
 #[serde(deny_unknown_fields)]
 struct VerifyInput {
     request: Value,
-    #[serde(default)]
-    entities: Value,
+    #[serde(default, deserialize_with = "present")]
+    entities: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    entity_set: Option<u32>,
     approvals: Approvals,
     keyring: KeyringInput,
     #[serde(default)]
     at: Option<String>,
+}
+
+/// A field that is present, even as `null`: `Some` whenever the key is there, so that
+/// `"entities": null` beside `"entity_set"` is refused as two sources of entities, and
+/// `"entity_set": null` is not a number.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// Approval records as JSON Lines text (the approvals file) or as an array of record objects.
@@ -103,6 +143,8 @@ impl Guest {
         Self {
             packs: BTreeMap::new(),
             last_handle: 0,
+            entity_sets: BTreeMap::new(),
+            last_entity_set: 0,
         }
     }
 
@@ -112,7 +154,25 @@ impl Guest {
         respond(self.try_load(input))
     }
 
-    /// `tollgate_decide`: decides `{"request", "entities", "at"}` with the pack under `handle`;
+    /// `tollgate_prepare_entities`: parses and validates `{"entities": [...]}` once against the
+    /// pack under `handle`; returns `{"entity_set", "entities"}`. Decide and verify then take
+    /// `"entity_set"` instead of the entities, and skip that work.
+    pub fn prepare_entities(&mut self, handle: u32, input: &[u8]) -> Vec<u8> {
+        respond(self.try_prepare_entities(handle, input))
+    }
+
+    /// `tollgate_release_entities`: forgets the entity set; false if there was none.
+    pub fn release_entities(&mut self, entity_set: u32) -> bool {
+        self.entity_sets.remove(&entity_set).is_some()
+    }
+
+    /// How many entity sets are prepared.
+    pub fn prepared(&self) -> usize {
+        self.entity_sets.len()
+    }
+
+    /// `tollgate_decide`: decides `{"request", "entities" or "entity_set", "at"}` with the pack
+    /// under `handle`;
     /// returns the decision JSON, exactly `serde_json::to_vec(&decision)` of the native engine.
     pub fn decide(&self, handle: u32, input: &[u8]) -> Vec<u8> {
         respond(self.try_decide(handle, input))
@@ -124,9 +184,12 @@ impl Guest {
         respond(self.try_verify(handle, input))
     }
 
-    /// `tollgate_unload`: forgets the pack under `handle`; false if there was none.
+    /// `tollgate_unload`: forgets the pack under `handle` and the entity sets prepared for it;
+    /// false if there was none.
     pub fn unload(&mut self, handle: u32) -> bool {
-        self.packs.remove(&handle).is_some()
+        let unloaded = self.packs.remove(&handle).is_some();
+        self.entity_sets.retain(|_, set| set.pack != handle);
+        unloaded
     }
 
     /// How many packs are loaded.
@@ -134,8 +197,74 @@ impl Guest {
         self.packs.len()
     }
 
-    fn pack(&self, handle: u32) -> Result<&Pack, AbiError> {
+    fn pack(&self, handle: u32) -> Result<&Loaded, AbiError> {
         self.packs.get(&handle).ok_or(AbiError::BadHandle(handle))
+    }
+
+    /// The entities of a decide or verify call: inline (parsed and validated now), a prepared
+    /// set of this pack, or none. Both inline and prepared is refused rather than one chosen.
+    fn entities<'a>(
+        &'a self,
+        handle: u32,
+        loaded: &'a Loaded,
+        inline: Option<Value>,
+        entity_set: Option<u32>,
+    ) -> Result<Cow<'a, PreparedEntities>, AbiError> {
+        match (inline, entity_set) {
+            (Some(_), Some(_)) => Err(AbiError::EntitiesTwice),
+            (None, Some(id)) => {
+                let set = self
+                    .entity_sets
+                    .get(&id)
+                    .ok_or(AbiError::BadEntitySet(id))?;
+                if set.pack != handle {
+                    return Err(AbiError::EntitySetOfOtherPack {
+                        entity_set: id,
+                        prepared_for: set.pack,
+                        handle,
+                    });
+                }
+                Ok(Cow::Borrowed(&set.entities))
+            }
+            (inline, None) => match inline {
+                Some(value) if !is_no_entities(&value) => {
+                    check_hierarchy_depth(&value)?;
+                    Ok(Cow::Owned(loaded.pack.entities_from_json(&value)?))
+                }
+                _ => match &loaded.no_entities {
+                    Ok(entities) => Ok(Cow::Borrowed(entities)),
+                    Err(message) => Err(AbiError::Input(message.clone())),
+                },
+            },
+        }
+    }
+
+    fn try_prepare_entities(
+        &mut self,
+        handle: u32,
+        input: &[u8],
+    ) -> Result<PreparedOutput, AbiError> {
+        let loaded = self.pack(handle)?;
+        let input: PrepareInput = parse(input)?;
+        let id = self
+            .last_entity_set
+            .checked_add(1)
+            .ok_or(AbiError::EntitySetsExhausted)?;
+        check_hierarchy_depth(&input.entities)?;
+        let entities = loaded.pack.entities_from_json(&input.entities)?;
+        let output = PreparedOutput {
+            entity_set: id,
+            entities: input.entities.as_array().map_or(0, Vec::len),
+        };
+        self.last_entity_set = id;
+        self.entity_sets.insert(
+            id,
+            EntitySet {
+                pack: handle,
+                entities,
+            },
+        );
+        Ok(output)
     }
 
     fn try_load(&mut self, input: &[u8]) -> Result<LoadOutput, AbiError> {
@@ -148,6 +277,9 @@ impl Guest {
             .checked_add(1)
             .ok_or(AbiError::HandlesExhausted)?;
         let pack = Pack::load(source)?;
+        let no_entities = pack
+            .entities_from_json(&Value::Null)
+            .map_err(|e| AbiError::from(e).to_string());
         let output = LoadOutput {
             handle,
             policy_set: pack.hash().to_string(),
@@ -155,16 +287,16 @@ impl Guest {
             warnings: pack.warnings().iter().map(problem).collect(),
         };
         self.last_handle = handle;
-        self.packs.insert(handle, pack);
+        self.packs.insert(handle, Loaded { pack, no_entities });
         Ok(output)
     }
 
     fn try_decide(&self, handle: u32, input: &[u8]) -> Result<Decision, AbiError> {
-        let pack = self.pack(handle)?;
+        let loaded = self.pack(handle)?;
+        let pack = &loaded.pack;
         let input: DecideInput = parse(input)?;
         let request = ProposedAction::from_json(&input.request)?;
-        check_hierarchy_depth(&input.entities)?;
-        let entities = pack.entities_from_json(&input.entities)?;
+        let entities = self.entities(handle, loaded, input.entities, input.entity_set)?;
         let at = match (input.at, pack.needs_time(&request)) {
             (Some(at), _) => parse_at(&at)?,
             (None, true) => {
@@ -184,7 +316,8 @@ impl Guest {
     }
 
     fn try_verify(&self, handle: u32, input: &[u8]) -> Result<Verification, AbiError> {
-        let pack = self.pack(handle)?;
+        let loaded = self.pack(handle)?;
+        let pack = &loaded.pack;
         let input: VerifyInput = parse(input)?;
         let request = ProposedAction::from_json(&input.request)?;
         let Some(at) = input.at else {
@@ -193,8 +326,7 @@ impl Guest {
             });
         };
         let at = parse_at(&at)?;
-        check_hierarchy_depth(&input.entities)?;
-        let entities = pack.entities_from_json(&input.entities)?;
+        let entities = self.entities(handle, loaded, input.entities, input.entity_set)?;
         let approvals = match input.approvals {
             Approvals::Lines(text) => parse_approvals(&text),
             Approvals::Records(records) => records
@@ -265,7 +397,7 @@ fn try_lint(input: &[u8]) -> Result<Value, AbiError> {
 }
 
 /// `tollgate_version`: `{"tollgate", "abi", "max_input_bytes", "max_json_depth",
-/// "max_text_depth", "max_hierarchy_depth", "lint"}`.
+/// "max_text_depth", "max_hierarchy_depth", "lint", "prepared_entities"}`.
 pub fn version() -> Vec<u8> {
     respond(Ok(ModuleInfo {
         tollgate: env!("CARGO_PKG_VERSION").into(),
@@ -275,7 +407,14 @@ pub fn version() -> Vec<u8> {
         max_text_depth: MAX_TEXT_DEPTH,
         max_hierarchy_depth: MAX_HIERARCHY_DEPTH,
         lint: true,
+        prepared_entities: true,
     }))
+}
+
+/// Whether `value` stands for no entities (`null` or `[]`): the pack's cached empty set then
+/// serves, the same set `entities_from_json` would build from it.
+fn is_no_entities(value: &Value) -> bool {
+    value.is_null() || value.as_array().is_some_and(Vec::is_empty)
 }
 
 /// The bytes of a result: the value's JSON, or the error's.

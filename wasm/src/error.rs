@@ -85,6 +85,29 @@ pub enum AbiError {
     /// No pack is loaded under this handle.
     #[error("no pack is loaded under handle {0} (never loaded, or unloaded)")]
     BadHandle(u32),
+    /// No entity set is prepared under this handle.
+    #[error(
+        "no entity set is prepared under handle {0} (never prepared, released, or its pack was unloaded)"
+    )]
+    BadEntitySet(u32),
+    /// The entity set was prepared for another pack: it was validated against that pack's
+    /// schema, so using it with this one could let entities through unchecked.
+    #[error(
+        "entity set {entity_set} was prepared for pack {prepared_for}, not for pack {handle}; prepare the entities for this pack"
+    )]
+    EntitySetOfOtherPack {
+        /// The entity set.
+        entity_set: u32,
+        /// The pack it was prepared for.
+        prepared_for: u32,
+        /// The pack of the call.
+        handle: u32,
+    },
+    /// The input names both inline `entities` and a prepared `entity_set`.
+    #[error(
+        "input is not valid: `entities` and `entity_set` are both given; pass the entities inline or as a prepared set, not both"
+    )]
+    EntitiesTwice,
     /// The call needs the evaluation time and the input has no `at`.
     #[error(
         "`at` (the evaluation time, RFC 3339) is required: {why}; the module has no clock and never guesses the time"
@@ -111,6 +134,9 @@ pub enum AbiError {
     /// More packs loaded over the instance's life than handles exist (handles are never reused).
     #[error("every pack handle has been used; instantiate the module again")]
     HandlesExhausted,
+    /// More entity sets prepared over the instance's life than handles exist (never reused).
+    #[error("every entity set handle has been used; instantiate the module again")]
+    EntitySetsExhausted,
     /// An earlier call trapped part-way; the instance's state cannot be trusted.
     #[error("the module trapped in an earlier call; instantiate it again")]
     Poisoned,
@@ -127,6 +153,7 @@ impl AbiError {
             | AbiError::NotUtf8 { .. }
             | AbiError::BadJson(_)
             | AbiError::BadPointer
+            | AbiError::EntitiesTwice
             | AbiError::BadAt(_) => ErrorKind::BadInput,
             AbiError::OverLimit { limit, .. } => match limit {
                 Limit::FileBytes => ErrorKind::TooLarge,
@@ -137,12 +164,16 @@ impl AbiError {
             AbiError::TooDeep { .. }
             | AbiError::TextTooDeep { .. }
             | AbiError::HierarchyTooDeep { .. } => ErrorKind::TooDeep,
-            AbiError::BadHandle(_) => ErrorKind::BadHandle,
+            AbiError::BadHandle(_)
+            | AbiError::BadEntitySet(_)
+            | AbiError::EntitySetOfOtherPack { .. } => ErrorKind::BadHandle,
             AbiError::MissingAt { .. } => ErrorKind::MissingAt,
             AbiError::Load { .. } => ErrorKind::Load,
             AbiError::Input(_) => ErrorKind::Input,
             AbiError::Poisoned => ErrorKind::Poisoned,
-            AbiError::HandlesExhausted | AbiError::Internal(_) => ErrorKind::Internal,
+            AbiError::HandlesExhausted | AbiError::EntitySetsExhausted | AbiError::Internal(_) => {
+                ErrorKind::Internal
+            }
         }
     }
 

@@ -33,7 +33,8 @@ pub enum ErrorKind {
     TooLarge,
     /// Input nested deeper than the module's caps (JSON, policy text, entity hierarchy).
     TooDeep,
-    /// No pack under this handle.
+    /// No pack under this handle, no entity set under this handle, or an entity set prepared
+    /// for another pack.
     BadHandle,
     /// The call needs the evaluation time and the input has no `at`.
     MissingAt,
@@ -43,7 +44,7 @@ pub enum ErrorKind {
     Input,
     /// An earlier call trapped part-way; the instance must be replaced.
     Poisoned,
-    /// A result that could not be serialised, or every pack handle used.
+    /// A result that could not be serialised, or every pack or entity set handle used.
     Internal,
 }
 
@@ -151,6 +152,20 @@ pub struct ModuleInfo {
     pub max_hierarchy_depth: usize,
     /// Whether `tollgate_lint` is implemented.
     pub lint: bool,
+    /// Whether `tollgate_prepare_entities` and `tollgate_release_entities` are implemented,
+    /// and decide and verify take `entity_set`. Absent (false) in modules older than them.
+    #[serde(default)]
+    pub prepared_entities: bool,
+}
+
+/// `tollgate_prepare_entities`'s result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreparedOutput {
+    /// The entity set's handle in this instance (from 1, never reused; counted apart from
+    /// pack handles).
+    pub entity_set: u32,
+    /// How many entities the input gave.
+    pub entities: usize,
 }
 
 #[cfg(test)]

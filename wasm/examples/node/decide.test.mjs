@@ -5,7 +5,8 @@
 // (wasm/build.sh); without it the tests are skipped with the reason, unless
 // TOLLGATE_REQUIRE_WASM is set (CI), when they fail. The Rust test tests/wasm/node.rs runs this
 // file with TOLLGATE_EXPECTED_DECISION set to the native engine's decision JSON, which the
-// example's output must equal byte for byte.
+// example's output must equal byte for byte, and TOLLGATE_CASES to a JSON file of every case of
+// policies/tests (Node has no YAML reader): `[{file, entities, cases: [{name, request, at}]}]`.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tollgate, TollgateError } from './tollgate.mjs';
+import { EntitySet, Tollgate, TollgateError } from './tollgate.mjs';
 import { defaultWasmPath, readPack } from './decide.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -115,4 +116,91 @@ test('misuse of the ABI is an error result and the module stays usable', { skip 
   assert.equal(JSON.parse(tollgate.decideJson(handle, good)).tier, 'single');
   assert.equal(tollgate.unload(handle), true);
   assert.equal(errorKind(() => tollgate.decideJson(handle, good)), 'bad_handle');
+});
+
+/** The policies/tests cases from TOLLGATE_CASES, or the README's two requests without it. */
+function caseFiles() {
+  if (process.env.TOLLGATE_CASES) return JSON.parse(readFileSync(process.env.TOLLGATE_CASES, 'utf8'));
+  return [
+    {
+      file: 'examples',
+      entities: example('entities.json'),
+      cases: ['request.json', 'deploy-request.json'].map((name) => ({ name, request: example(name), at: AT })),
+    },
+  ];
+}
+
+/** A call's JSON result, or its error as `kind: message`. */
+function outcome(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof TollgateError) return `${e.kind}: ${e.message}`;
+    throw e;
+  }
+}
+
+test('prepared entities decide as the same entities inline, byte for byte', { skip }, async () => {
+  const { tollgate, handle } = await loaded();
+  let compared = 0;
+  let decisions = 0;
+  for (const file of caseFiles()) {
+    // Entities that do not fit the pack are refused when prepared, with the message a decision
+    // with them inline gives.
+    const set = outcome(() => tollgate.prepareEntities(handle, file.entities));
+    for (const c of file.cases) {
+      const inline = outcome(() =>
+        tollgate.decideJson(handle, JSON.stringify({ request: c.request, entities: file.entities, at: c.at })),
+      );
+      const prepared =
+        set instanceof EntitySet
+          ? outcome(() => tollgate.decideJson(handle, JSON.stringify({ request: c.request, entity_set: set.id, at: c.at })))
+          : set;
+      assert.equal(prepared, inline, `${file.file}: ${c.name}`);
+      compared += 1;
+      if (inline.startsWith('{"tier":')) decisions += 1;
+    }
+    if (set instanceof EntitySet) assert.equal(set.release(), true);
+  }
+  assert.ok(decisions >= 2, `only ${decisions} decisions compared`);
+  if (process.env.TOLLGATE_CASES) assert.ok(compared >= 20, `only ${compared} cases compared`);
+  // The object form: an EntitySet as `entitySet`, for decide and verify alike.
+  const set = tollgate.prepareEntities(handle, example('entities.json'));
+  const request = example('deploy-request.json');
+  assert.deepEqual(
+    tollgate.decide(handle, { request, entitySet: set, at: AT }),
+    tollgate.decide(handle, { request, entities: example('entities.json'), at: AT }),
+  );
+  const approvals = { request, approvals: [], keyring: {}, at: AT };
+  const verified = tollgate.verify(handle, { ...approvals, entitySet: set });
+  assert.equal(verified.tier, 'dual');
+  assert.deepEqual(verified, tollgate.verify(handle, { ...approvals, entities: example('entities.json') }));
+});
+
+test('an entity set belongs to its pack and ends with release or unload', { skip }, async () => {
+  const { tollgate, handle } = await loaded();
+  assert.equal(tollgate.info.prepared_entities, true);
+  const other = tollgate.load(readPack(join(repo, 'policies'), join(repo, 'schemas'))).handle;
+  const set = tollgate.prepareEntities(handle, example('entities.json'));
+  assert.equal(set.entities, example('entities.json').length);
+  const input = { request: example('request.json'), entitySet: set, at: AT };
+  assert.equal(tollgate.decide(handle, input).tier, 'single');
+  // Another pack, a set never prepared, both inline and prepared entities.
+  assert.equal(errorKind(() => tollgate.decide(other, input)), 'bad_handle');
+  assert.equal(errorKind(() => tollgate.decide(handle, { ...input, entitySet: set.id + 1000 })), 'bad_handle');
+  assert.equal(errorKind(() => tollgate.decide(handle, { ...input, entities: [] })), 'bad_input');
+  assert.equal(errorKind(() => tollgate.decide(handle, { ...input, entitySet: null })), 'bad_input');
+  // Preparing for no pack, or entities that do not fit.
+  assert.equal(errorKind(() => tollgate.prepareEntities(handle + 1000, [])), 'bad_handle');
+  assert.equal(errorKind(() => tollgate.prepareEntities(handle, [{ uid: 1 }])), 'input');
+  // Released: refused afterwards, released once; its id is not given out again.
+  assert.equal(set.release(), true);
+  assert.equal(set.release(), false);
+  assert.equal(errorKind(() => tollgate.decide(handle, input)), 'bad_handle');
+  const again = tollgate.prepareEntities(handle, example('entities.json'));
+  assert.ok(again.id > set.id);
+  // Unloading the pack releases its sets.
+  assert.equal(tollgate.unload(handle), true);
+  assert.equal(again.release(), false);
+  assert.equal(tollgate.decide(other, { request: example('request.json'), entities: example('entities.json'), at: AT }).tier, 'single');
 });

@@ -18,6 +18,34 @@ export class TollgateError extends Error {
   }
 }
 
+/**
+ * Entities parsed and validated once for one pack (`Tollgate#prepareEntities`). Pass it as
+ * `entitySet` to `decide` or `verify` on that pack instead of `entities`; release it when done.
+ */
+export class EntitySet {
+  constructor(tollgate, handle, id, entities) {
+    this.tollgate = tollgate;
+    /** The pack it was prepared for. */
+    this.handle = handle;
+    /** The module's handle for the set. */
+    this.id = id;
+    /** How many entities were given. */
+    this.entities = entities;
+  }
+
+  /** Forgets the set in the module; false if it was already released (or its pack unloaded). */
+  release() {
+    return this.tollgate.releaseEntities(this);
+  }
+}
+
+/** `input` as the module reads it: `entitySet` (an EntitySet or its id) becomes `entity_set`. */
+function withEntitySet(input) {
+  if (input === null || typeof input !== 'object' || !('entitySet' in input)) return input;
+  const { entitySet, ...rest } = input;
+  return { ...rest, entity_set: entitySet instanceof EntitySet ? entitySet.id : entitySet };
+}
+
 export class Tollgate {
   /** Compiles and instantiates the module's bytes. */
   static async instantiate(bytes) {
@@ -27,7 +55,7 @@ export class Tollgate {
 
   constructor(instance) {
     this.exports = instance.exports;
-    /** `{tollgate, abi, max_input_bytes, max_json_depth, max_text_depth, max_hierarchy_depth, lint}` */
+    /** `{tollgate, abi, max_input_bytes, max_json_depth, max_text_depth, max_hierarchy_depth, lint, prepared_entities}` */
     this.info = JSON.parse(this.#take(this.exports.tollgate_version()));
     if (this.info.abi !== 1) {
       throw new Error(`the module speaks ABI ${this.info.abi}; this wrapper speaks 1`);
@@ -39,17 +67,35 @@ export class Tollgate {
     return JSON.parse(this.loadJson(JSON.stringify(pack)));
   }
 
-  /** Decides `{request, entities, at}` with the pack under `handle`; returns the decision. */
+  /**
+   * Parses and validates `entities` (Cedar's entities JSON; null for none) once against the pack
+   * under `handle`; returns an EntitySet for many decisions with that pack.
+   */
+  prepareEntities(handle, entities) {
+    const out = JSON.parse(this.prepareEntitiesJson(handle, JSON.stringify({ entities: entities ?? null })));
+    return new EntitySet(this, handle, out.entity_set, out.entities);
+  }
+
+  /** Forgets an EntitySet (or a set's id); false if there was none. */
+  releaseEntities(set) {
+    const id = set instanceof EntitySet ? set.id : set;
+    return this.exports.tollgate_release_entities(id) === 1;
+  }
+
+  /**
+   * Decides `{request, entities, at}` — or `{request, entitySet, at}` with an EntitySet of this
+   * pack — with the pack under `handle`; returns the decision.
+   */
   decide(handle, input) {
-    return JSON.parse(this.decideJson(handle, JSON.stringify(input)));
+    return JSON.parse(this.decideJson(handle, JSON.stringify(withEntitySet(input))));
   }
 
-  /** Verifies `{request, entities, approvals, keyring, at}`; returns the verification. */
+  /** Verifies `{request, entities or entitySet, approvals, keyring, at}`; returns the verification. */
   verify(handle, input) {
-    return JSON.parse(this.verifyJson(handle, JSON.stringify(input)));
+    return JSON.parse(this.verifyJson(handle, JSON.stringify(withEntitySet(input))));
   }
 
-  /** Forgets the pack under `handle`; false if there was none. */
+  /** Forgets the pack under `handle` and the entity sets prepared for it; false if there was none. */
   unload(handle) {
     return this.exports.tollgate_unload(handle) === 1;
   }
@@ -58,6 +104,9 @@ export class Tollgate {
   // module reads and writes it.
   loadJson(input) {
     return this.#call((p, n) => this.exports.tollgate_load(p, n), input);
+  }
+  prepareEntitiesJson(handle, input) {
+    return this.#call((p, n) => this.exports.tollgate_prepare_entities(handle, p, n), input);
   }
   decideJson(handle, input) {
     return this.#call((p, n) => this.exports.tollgate_decide(handle, p, n), input);

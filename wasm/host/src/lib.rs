@@ -13,11 +13,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Entities that many decisions share are parsed and validated once with
+//! [`WasmEngine::prepare_entities`]; [`WasmEngine::decide_prepared`] then sends only the request.
+//!
 //! The module runs in a sandbox with a memory cap and a fuel budget per call, so a hostile or
 //! huge input costs an error, never a crash or a hang of the host. A call that traps (fuel
 //! exhausted, memory cap hit, a panic inside the module) discards the instance; the next call
-//! gets a fresh one, and packs are loaded into it again from the sources the host keeps, so
-//! pack handles stay valid.
+//! gets a fresh one, and packs are loaded (and entity sets prepared) into it again from the
+//! inputs the host keeps, so pack and entity set handles stay valid.
 //!
 //! Compiling the module with Cranelift takes seconds (tens of seconds on a busy machine);
 //! [`WasmModule`] holds a compiled module (`InstancePre`: imports resolved, exports
@@ -36,7 +39,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tollgate_wasm_contract::{ErrorKind, ErrorResult, LoadOutput};
+use tollgate_wasm_contract::{ErrorKind, ErrorResult, LoadOutput, PreparedOutput};
 use wasmtime::{
     Config, Engine, Instance, InstancePre, Linker, Memory, Module, ResourceLimiter, Store,
     StoreLimits, StoreLimitsBuilder, Trap, TypedFunc,
@@ -121,6 +124,12 @@ pub enum HostError {
     /// The handle is not one this engine returned, or was unloaded.
     #[error("no pack is loaded under this handle in this engine")]
     UnknownPack,
+    /// The entity set is not one this engine prepared, or was released (or its pack unloaded).
+    #[error("no entity set is prepared under this handle in this engine")]
+    UnknownEntitySet,
+    /// The entities given to [`WasmEngine::prepare_entities`] are not one JSON value.
+    #[error("the entities are not one JSON value: {0}")]
+    EntitiesNotJson(String),
     /// The module answered `{"error": ...}`: the input was refused (see `kind`).
     #[error("{message}")]
     Guest {
@@ -166,6 +175,34 @@ pub struct LoadedPack {
 pub struct PackHandle {
     engine: u64,
     id: u32,
+}
+
+/// Entities prepared for one pack of one [`WasmEngine`], as the engine reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntitySet {
+    /// Pass this to [`WasmEngine::decide_prepared`] and [`WasmEngine::verify_prepared`].
+    pub handle: EntitySetHandle,
+    /// How many entities were given.
+    pub entities: usize,
+}
+
+/// Entities prepared for one pack of one [`WasmEngine`]; meaningless to any other engine, and
+/// bound to the pack they were validated against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EntitySetHandle {
+    engine: u64,
+    pack: u32,
+    id: u32,
+}
+
+impl EntitySetHandle {
+    /// The pack the entities were prepared for.
+    pub fn pack(&self) -> PackHandle {
+        PackHandle {
+            engine: self.engine,
+            id: self.pack,
+        }
+    }
 }
 
 /// A compiled module, ready to instantiate. Cheap to clone; share it between threads and
@@ -263,7 +300,7 @@ impl WasmModule {
     }
 }
 
-const EXPORTS: [(&str, &str); 8] = [
+const EXPORTS: [(&str, &str); 10] = [
     ("tollgate_alloc", "(i32) -> (i32)"),
     ("tollgate_free", "(i32, i32) -> (i32)"),
     ("tollgate_load", "(i32, i32) -> (i64)"),
@@ -271,6 +308,8 @@ const EXPORTS: [(&str, &str); 8] = [
     ("tollgate_verify", "(i32, i32, i32) -> (i64)"),
     ("tollgate_lint", "(i32, i32) -> (i64)"),
     ("tollgate_unload", "(i32) -> (i32)"),
+    ("tollgate_prepare_entities", "(i32, i32, i32) -> (i64)"),
+    ("tollgate_release_entities", "(i32) -> (i32)"),
     ("tollgate_version", "() -> (i64)"),
 ];
 
@@ -313,7 +352,8 @@ impl ResourceLimiter for GuestState {
     }
 }
 
-/// One live instance of the module and the packs loaded into it (host id → module handle).
+/// One live instance of the module, the packs loaded into it and the entity sets prepared in it
+/// (host id → module handle).
 struct Live {
     store: Store<GuestState>,
     memory: Memory,
@@ -324,8 +364,11 @@ struct Live {
     verify: TypedFunc<(u32, u32, u32), u64>,
     lint: TypedFunc<(u32, u32), u64>,
     unload: TypedFunc<u32, u32>,
+    prepare: TypedFunc<(u32, u32, u32), u64>,
+    release: TypedFunc<u32, u32>,
     version: TypedFunc<(), u64>,
     loaded: BTreeMap<u32, u32>,
+    prepared: BTreeMap<u32, u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -334,6 +377,13 @@ enum Call {
     Decide(u32),
     Verify(u32),
     Lint,
+    Prepare(u32),
+}
+
+/// What an entity set was prepared from, to prepare it again in a fresh instance.
+struct PreparedSource {
+    pack: u32,
+    input: Arc<[u8]>,
 }
 
 /// Engine ids, so that a handle from one engine is refused by another.
@@ -352,6 +402,9 @@ pub struct WasmEngine {
     /// Every loaded pack's load input, to load it again into a fresh instance after a trap.
     packs: BTreeMap<u32, Arc<[u8]>>,
     last_pack: u32,
+    /// Every prepared entity set's input and pack, to prepare it again after a trap.
+    entity_sets: BTreeMap<u32, PreparedSource>,
+    last_entity_set: u32,
     last_fuel_used: Option<u64>,
 }
 
@@ -361,6 +414,7 @@ impl std::fmt::Debug for WasmEngine {
             .field("limits", &self.limits)
             .field("info", &self.info)
             .field("packs", &self.packs.len())
+            .field("entity_sets", &self.entity_sets.len())
             .finish_non_exhaustive()
     }
 }
@@ -396,6 +450,8 @@ impl WasmEngine {
             instance: Some(instance),
             packs: BTreeMap::new(),
             last_pack: 0,
+            entity_sets: BTreeMap::new(),
+            last_entity_set: 0,
             last_fuel_used: None,
         })
     }
@@ -460,6 +516,107 @@ impl WasmEngine {
             .and_then(into_string)
     }
 
+    /// Parses and validates `entities_json` (Cedar's entities JSON, an array; `null` for none)
+    /// once against `pack`'s schema, for many [`WasmEngine::decide_prepared`] calls.
+    ///
+    /// The engine keeps the JSON until the set is released, to prepare it again in a fresh
+    /// instance after a trap. Errors: the module's (`input` when the entities do not fit the
+    /// pack, `too_deep`, `too_large`), or [`HostError::EntitiesNotJson`].
+    pub fn prepare_entities(
+        &mut self,
+        pack: PackHandle,
+        entities_json: &str,
+    ) -> Result<EntitySet, HostError> {
+        // Checked here so that the text wrapped below is one value, not fields spliced in.
+        serde_json::from_str::<serde::de::IgnoredAny>(entities_json)
+            .map_err(|e| HostError::EntitiesNotJson(e.to_string()))?;
+        let id = self
+            .last_entity_set
+            .checked_add(1)
+            .ok_or(HostError::Guest {
+                kind: ErrorKind::Internal.as_str().into(),
+                message: "every entity set handle has been used; create a new engine".into(),
+                problems: vec![],
+            })?;
+        let input: Arc<[u8]> = Arc::from(format!("{{\"entities\":{entities_json}}}").as_bytes());
+        let handle = self.guest_handle(pack)?;
+        let out = self.prepare_in_instance(id, handle, &input)?;
+        self.last_entity_set = id;
+        self.entity_sets.insert(
+            id,
+            PreparedSource {
+                pack: pack.id,
+                input,
+            },
+        );
+        Ok(EntitySet {
+            handle: EntitySetHandle {
+                engine: self.id,
+                pack: pack.id,
+                id,
+            },
+            entities: out.entities,
+        })
+    }
+
+    /// Decides `{"request", "at"}` with the pack and entities of `entities`: as
+    /// [`WasmEngine::decide`] with the entities inline, without parsing them again.
+    pub fn decide_prepared(
+        &mut self,
+        entities: EntitySetHandle,
+        input_json: &str,
+    ) -> Result<String, HostError> {
+        let (handle, set) = self.guest_entity_set(entities)?;
+        let input = with_entity_set(input_json, set);
+        self.call(Call::Decide(handle), input.as_bytes())
+            .and_then(into_string)
+    }
+
+    /// Verifies `{"request", "approvals", "keyring", "at"}` with the pack and entities of
+    /// `entities`: as [`WasmEngine::verify`] with the entities inline.
+    pub fn verify_prepared(
+        &mut self,
+        entities: EntitySetHandle,
+        input_json: &str,
+    ) -> Result<String, HostError> {
+        let (handle, set) = self.guest_entity_set(entities)?;
+        let input = with_entity_set(input_json, set);
+        self.call(Call::Verify(handle), input.as_bytes())
+            .and_then(into_string)
+    }
+
+    /// Forgets a prepared entity set. Returns whether it was prepared (and not yet released).
+    pub fn release_entities(&mut self, entities: EntitySetHandle) -> bool {
+        if entities.engine != self.id || self.entity_sets.remove(&entities.id).is_none() {
+            return false;
+        }
+        if let Some(instance) = &mut self.instance
+            && let Some(set) = instance.prepared.remove(&entities.id)
+        {
+            // As for unload: a trap here only costs the instance.
+            let limits = self.limits;
+            let released = instance
+                .store
+                .set_fuel(limits.fuel_per_call)
+                .map_err(|e| HostError::Trap(format!("{e:#}")))
+                .and_then(|()| {
+                    instance
+                        .release
+                        .call(&mut instance.store, set)
+                        .map_err(|e| HostError::Trap(format!("{e:#}")))
+                });
+            if released.is_err() {
+                self.instance = None;
+            }
+        }
+        true
+    }
+
+    /// How many entity sets are prepared (not released, their packs loaded).
+    pub fn entity_sets(&self) -> usize {
+        self.entity_sets.len()
+    }
+
     /// Lints pack sources: `{"policies", "schemas", "workflows", "at"}`; returns the findings
     /// array of `tollgate lint --format json` (see `wasm/ABI.md`).
     pub fn lint(&mut self, input_json: &str) -> Result<String, HostError> {
@@ -467,10 +624,23 @@ impl WasmEngine {
             .and_then(into_string)
     }
 
-    /// Forgets `pack`. Returns whether it was loaded.
+    /// Forgets `pack` and the entity sets prepared for it. Returns whether it was loaded.
     pub fn unload(&mut self, pack: PackHandle) -> bool {
         if pack.engine != self.id || self.packs.remove(&pack.id).is_none() {
             return false;
+        }
+        // The module releases the pack's sets with it.
+        let sets = &mut self.entity_sets;
+        let released: Vec<u32> = sets
+            .iter()
+            .filter(|(_, s)| s.pack == pack.id)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in &released {
+            sets.remove(id);
+            if let Some(instance) = &mut self.instance {
+                instance.prepared.remove(id);
+            }
         }
         if let Some(instance) = &mut self.instance
             && let Some(handle) = instance.loaded.remove(&pack.id)
@@ -519,6 +689,48 @@ impl WasmEngine {
             instance.loaded.insert(pack.id, out.handle);
         }
         Ok(out.handle)
+    }
+
+    /// The module's handles for the pack of `entities` and for the set itself in the current
+    /// instance, loading the pack and preparing the set again first if the instance is new
+    /// since a trap.
+    fn guest_entity_set(&mut self, entities: EntitySetHandle) -> Result<(u32, u32), HostError> {
+        if entities.engine != self.id {
+            return Err(HostError::UnknownEntitySet);
+        }
+        let input = self
+            .entity_sets
+            .get(&entities.id)
+            .filter(|s| s.pack == entities.pack)
+            .map(|s| Arc::clone(&s.input))
+            .ok_or(HostError::UnknownEntitySet)?;
+        let handle = self.guest_handle(entities.pack())?;
+        if let Some(set) = self
+            .instance
+            .as_ref()
+            .and_then(|i| i.prepared.get(&entities.id).copied())
+        {
+            return Ok((handle, set));
+        }
+        let out = self.prepare_in_instance(entities.id, handle, &input)?;
+        Ok((handle, out.entity_set))
+    }
+
+    /// Prepares `input` for the module's pack `handle` in the current instance and records the
+    /// module's handle for it under the host's `id`.
+    fn prepare_in_instance(
+        &mut self,
+        id: u32,
+        handle: u32,
+        input: &[u8],
+    ) -> Result<PreparedOutput, HostError> {
+        let out = self.call(Call::Prepare(handle), input)?;
+        let out: PreparedOutput = serde_json::from_slice(&out)
+            .map_err(|e| HostError::BadResult(format!("tollgate_prepare_entities: {e}")))?;
+        if let Some(instance) = &mut self.instance {
+            instance.prepared.insert(id, out.entity_set);
+        }
+        Ok(out)
     }
 
     /// One call with a fresh fuel budget: copies `input` in, runs the export, copies the result
@@ -571,6 +783,21 @@ impl WasmEngine {
         }
         result
     }
+}
+
+/// `input` with `"entity_set": set` as its first field. Anything the module would refuse stays
+/// refused: input that is not an object is passed unchanged, and an input that already names
+/// `entities` or `entity_set` is refused by the module (both sources, or a duplicate key).
+fn with_entity_set(input: &str, set: u32) -> String {
+    let Some(rest) = input.trim_start().strip_prefix('{') else {
+        return input.to_string();
+    };
+    let separator = if rest.trim_start().starts_with('}') {
+        ""
+    } else {
+        ","
+    };
+    format!("{{\"entity_set\":{set}{separator}{rest}")
 }
 
 fn into_string(bytes: Vec<u8>) -> Result<String, HostError> {
@@ -642,12 +869,19 @@ fn instantiate(module: &WasmModule, limits: Limits) -> Result<Live, HostError> {
         unload: instance
             .get_typed_func(&mut store, "tollgate_unload")
             .map_err(failed)?,
+        prepare: instance
+            .get_typed_func(&mut store, "tollgate_prepare_entities")
+            .map_err(failed)?,
+        release: instance
+            .get_typed_func(&mut store, "tollgate_release_entities")
+            .map_err(failed)?,
         version: instance
             .get_typed_func(&mut store, "tollgate_version")
             .map_err(failed)?,
         memory,
         store,
         loaded: BTreeMap::new(),
+        prepared: BTreeMap::new(),
     })
 }
 
@@ -690,6 +924,7 @@ impl Live {
             Call::Decide(h) => self.decide.call(&mut self.store, (h, ptr, len))?,
             Call::Verify(h) => self.verify.call(&mut self.store, (h, ptr, len))?,
             Call::Lint => self.lint.call(&mut self.store, (ptr, len))?,
+            Call::Prepare(h) => self.prepare.call(&mut self.store, (h, ptr, len))?,
         };
         if len != 0 {
             self.free.call(&mut self.store, (ptr, len))?;
@@ -720,5 +955,23 @@ impl Live {
         };
         self.free.call(&mut self.store, (ptr, len))?;
         Ok(Ok(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_entity_set;
+
+    #[test]
+    fn the_entity_set_is_spliced_in_as_the_first_field() {
+        assert_eq!(with_entity_set("{}", 3), r#"{"entity_set":3}"#);
+        assert_eq!(with_entity_set(" { } ", 3), r#"{"entity_set":3 } "#);
+        assert_eq!(
+            with_entity_set(r#"  {"request": {}, "at": "x"}"#, 12),
+            r#"{"entity_set":12,"request": {}, "at": "x"}"#
+        );
+        // Not an object: passed as it is, for the module to refuse.
+        assert_eq!(with_entity_set("[1]", 3), "[1]");
+        assert_eq!(with_entity_set("", 3), "");
     }
 }

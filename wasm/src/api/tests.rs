@@ -401,6 +401,17 @@ fn verify_reads_records_as_lines_or_objects_alike() {
     let a = guest.verify(handle, &serde_json::to_vec(&as_lines).unwrap());
     let b = guest.verify(handle, &serde_json::to_vec(&as_objects).unwrap());
     assert_eq!(a, b);
+    // The same entities prepared once verify alike.
+    let mut guest = guest;
+    let set = prepare(&mut guest, handle, &example("entities.json"));
+    let mut prepared = as_lines.clone();
+    prepared.as_object_mut().unwrap().remove("entities");
+    prepared["entity_set"] = json!(set);
+    assert_eq!(
+        guest.verify(handle, &serde_json::to_vec(&prepared).unwrap()),
+        a
+    );
+    let guest = guest;
     let v = json_of(&a);
     assert_eq!(v["outcome"], "allowed", "{v}");
     assert_eq!(v["tier"], "dual");
@@ -417,4 +428,179 @@ fn verify_reads_records_as_lines_or_objects_alike() {
         error_kind(&guest.verify(handle, &serde_json::to_vec(&forged).unwrap())),
         "input"
     );
+}
+
+/// Prepares `entities` for `handle` and returns the set's handle.
+fn prepare(guest: &mut Guest, handle: u32, entities: &Value) -> u32 {
+    let out = json_of(&guest.prepare_entities(
+        handle,
+        &serde_json::to_vec(&json!({ "entities": entities })).unwrap(),
+    ));
+    assert_eq!(out.as_object().unwrap().len(), 2, "{out}");
+    out["entity_set"].as_u64().unwrap() as u32
+}
+
+fn decide_with(guest: &Guest, handle: u32, input: &Value) -> Vec<u8> {
+    guest.decide(handle, &serde_json::to_vec(input).unwrap())
+}
+
+#[test]
+fn prepared_entities_decide_as_the_same_entities_inline() {
+    let (mut guest, handle) = loaded();
+    let entities = example("entities.json");
+    let out = json_of(&guest.prepare_entities(
+        handle,
+        &serde_json::to_vec(&json!({ "entities": entities })).unwrap(),
+    ));
+    assert_eq!(out["entity_set"], 1);
+    assert_eq!(out["entities"], entities.as_array().unwrap().len());
+    let set = 1;
+    for request in ["request.json", "deploy-request.json"] {
+        let inline = json!({"request": example(request), "entities": entities, "at": AT});
+        let prepared = json!({"request": example(request), "entity_set": set, "at": AT});
+        let expected = decide_with(&guest, handle, &inline);
+        assert!(json_of(&expected)["tier"].is_string());
+        assert_eq!(decide_with(&guest, handle, &prepared), expected);
+    }
+    // Without entities (missing, null or empty: the cached empty set), decisions are those of
+    // entities_from_json on an empty array, natively.
+    let pack = Pack::load(reference_source()).unwrap();
+    let native = pack
+        .decide(
+            &ProposedAction::from_json(&example("request.json")).unwrap(),
+            &pack.entities_from_json(&json!([])).unwrap(),
+            AT.parse().unwrap(),
+        )
+        .unwrap();
+    let native = serde_json::to_vec(&native).unwrap();
+    for input in [
+        json!({"request": example("request.json"), "at": AT}),
+        json!({"request": example("request.json"), "entities": null, "at": AT}),
+        json!({"request": example("request.json"), "entities": [], "at": AT}),
+        json!({"request": example("request.json"), "entity_set": prepare(&mut guest, handle, &Value::Null), "at": AT}),
+    ] {
+        assert_eq!(decide_with(&guest, handle, &input), native, "{input}");
+    }
+}
+
+#[test]
+fn entity_set_misuse_is_a_bad_handle_or_bad_input() {
+    let (mut guest, first) = loaded();
+    let second = json_of(&guest.load(&serde_json::to_vec(&reference_source()).unwrap()))["handle"]
+        .as_u64()
+        .unwrap() as u32;
+    let entities = example("entities.json");
+    let set = prepare(&mut guest, first, &entities);
+    let request = example("request.json");
+    let with_set = |set: Value| json!({"request": request, "entity_set": set, "at": AT});
+
+    // A set belongs to the pack it was prepared for.
+    assert_eq!(
+        error_kind(&decide_with(&guest, second, &with_set(json!(set)))),
+        "bad_handle"
+    );
+    // Never issued.
+    assert_eq!(
+        error_kind(&decide_with(&guest, first, &with_set(json!(set + 100)))),
+        "bad_handle"
+    );
+    // Inline and prepared at once, even with `entities: null`.
+    for inline in [entities.clone(), Value::Null] {
+        let both = json!({"request": request, "entities": inline, "entity_set": set, "at": AT});
+        assert_eq!(error_kind(&decide_with(&guest, first, &both)), "bad_input");
+    }
+    // Not a handle.
+    for bad in [
+        Value::Null,
+        json!(-1),
+        json!("1"),
+        json!(1.5),
+        json!(u64::MAX),
+    ] {
+        assert_eq!(
+            error_kind(&decide_with(&guest, first, &with_set(bad.clone()))),
+            "bad_input",
+            "{bad}"
+        );
+    }
+    assert!(json_of(&decide_with(&guest, first, &with_set(json!(set))))["tier"].is_string());
+
+    // Released: gone, and its handle is not issued again.
+    assert!(guest.release_entities(set));
+    assert!(!guest.release_entities(set));
+    assert!(!guest.release_entities(0));
+    assert_eq!(
+        error_kind(&decide_with(&guest, first, &with_set(json!(set)))),
+        "bad_handle"
+    );
+    let again = prepare(&mut guest, first, &entities);
+    assert_ne!(again, set);
+    // Entity set handles are counted apart from pack handles.
+    assert_eq!(again, 2);
+
+    // Unloading a pack releases its sets, and only its sets.
+    let other = prepare(&mut guest, second, &entities);
+    assert_eq!(guest.prepared(), 2);
+    assert!(guest.unload(first));
+    assert_eq!(guest.prepared(), 1);
+    assert!(!guest.release_entities(again));
+    assert!(json_of(&decide_with(&guest, second, &with_set(json!(other))))["tier"].is_string());
+}
+
+#[test]
+fn preparing_refuses_what_decide_refuses() {
+    let (mut guest, handle) = loaded();
+    let prepare_raw = |guest: &mut Guest, handle: u32, input: Value| {
+        error_kind(&guest.prepare_entities(handle, &serde_json::to_vec(&input).unwrap()))
+    };
+    let entities = example("entities.json");
+    assert_eq!(
+        prepare_raw(&mut guest, handle + 1, json!({ "entities": entities })),
+        "bad_handle"
+    );
+    assert_eq!(
+        prepare_raw(&mut guest, handle, json!({"entities": entities, "at": AT})),
+        "bad_input"
+    );
+    assert_eq!(
+        prepare_raw(&mut guest, handle, json!([entities])),
+        "bad_input"
+    );
+    assert_eq!(
+        error_kind(&guest.prepare_entities(handle, b"")),
+        "bad_input"
+    );
+    // An entity the schema does not know: the same message as inline.
+    let stranger = json!([{"uid": {"type": "Stranger", "id": "x"}, "attrs": {}, "parents": []}]);
+    let out = guest.prepare_entities(
+        handle,
+        &serde_json::to_vec(&json!({ "entities": stranger })).unwrap(),
+    );
+    assert_eq!(error_kind(&out), "input");
+    let inline = decide_with(
+        &guest,
+        handle,
+        &json!({"request": example("request.json"), "entities": stranger, "at": AT}),
+    );
+    assert_eq!(json_of(&out), json_of(&inline));
+    // A chain of parents over the cap, refused before Cedar walks it.
+    let chain: Vec<Value> = (0..=MAX_HIERARCHY_DEPTH)
+        .map(|i| json!({"uid": {"type": "Group", "id": format!("g{i}")}, "attrs": {}, "parents": [{"type": "Group", "id": format!("g{}", i + 1)}]}))
+        .collect();
+    assert_eq!(
+        prepare_raw(&mut guest, handle, json!({ "entities": chain })),
+        "too_deep"
+    );
+    let deep = format!(
+        "{{\"entities\": {}{}}}",
+        "[".repeat(MAX_JSON_DEPTH + 1),
+        "]".repeat(MAX_JSON_DEPTH + 1)
+    );
+    assert_eq!(
+        error_kind(&guest.prepare_entities(handle, deep.as_bytes())),
+        "too_deep"
+    );
+    // Nothing was prepared by any of these.
+    assert_eq!(guest.prepared(), 0);
+    assert!(json_of(&version())["prepared_entities"] == true);
 }
