@@ -108,10 +108,9 @@ def _fast(store: wasmtime.Store, func: Any, n_params: int) -> Callable[..., int]
         return int(func(store, *args))
 
     try:
-        from ctypes import byref
+        from ctypes import POINTER, byref
 
         from wasmtime import _ffi as ffi
-        from wasmtime._func import enter_wasm
 
         ty = func.type(store)
         results = list(ty.results)
@@ -119,25 +118,29 @@ def _fast(store: wasmtime.Store, func: Any, n_params: int) -> Callable[..., int]
             return public
         wide = str(results[0]) == "i64"
         i32_kind = ffi.WASMTIME_I32.value
-        params_t = ffi.wasmtime_val_t * max(n_params, 1)
-        results_t = ffi.wasmtime_val_t * 1
-        raw = func._func
+        # One argument and one result array per caller, reused: an instance runs one call at a
+        # time (its owner holds a lock), and i32/i64 values need no unrooting.
+        params = (ffi.wasmtime_val_t * max(n_params, 1))()
+        for param in params:
+            param.kind = i32_kind  # type: ignore[assignment]
+        out = (ffi.wasmtime_val_t * 1)()
+        raw = byref(func._func)
         call_raw = ffi.wasmtime_func_call
+        trap_t = POINTER(ffi.wasm_trap_t)
         error_from = wasmtime.WasmtimeError._from_ptr
+        trap_from = wasmtime.Trap._from_ptr
     except (ImportError, AttributeError, TypeError):
         return public
 
     def call(*args: int) -> int:
-        params = params_t()
         for i, a in enumerate(args):
-            param = params[i]
-            param.kind = i32_kind  # type: ignore[assignment]
-            param.of.i32 = a - (1 << 32) if a >= 1 << 31 else a
-        out = results_t()
-        with enter_wasm(store) as trap:
-            error = call_raw(store._context(), byref(raw), params, n_params, out, 1, trap)
-            if error:
-                raise error_from(error)
+            params[i].of.i32 = a - (1 << 32) if a >= 1 << 31 else a
+        trap = trap_t()
+        error = call_raw(store._context(), raw, params, n_params, out, 1, byref(trap))
+        if error:
+            raise error_from(error)
+        if trap:
+            raise trap_from(trap)
         return int(out[0].of.i64 if wide else out[0].of.i32)
 
     return call
@@ -158,6 +161,8 @@ class Instance:
         #: Fuel the last call used (for a call that trapped: until it stopped), to size
         #: :attr:`Limits.fuel_per_call` from real inputs.
         self.last_fuel_used: Optional[int] = None
+        self._buffer_ptr = 0
+        self._buffer_len = 0
         try:
             instance = wasmtime.Instance(self.store, module.module, [])
         except (wasmtime.WasmtimeError, wasmtime.Trap) as e:
@@ -241,17 +246,26 @@ class Instance:
         def run() -> Any:
             ptr = 0
             if data:
-                ptr = self._alloc(len(data)) & _MASK32
-                if ptr == 0:
-                    raise TollgateError("too_large", "the module could not allocate the input")
+                ptr = self._input_buffer(len(data))
                 self._write(ptr, data)
-            try:
-                return func(*args, ptr, len(data))
-            finally:
-                if ptr != 0 and not self.dead:
-                    self._free(ptr, len(data))
+            return func(*args, ptr, len(data))
 
         return self._run(run)
+
+    def _input_buffer(self, length: int) -> int:
+        """A live buffer of the module's, at least ``length`` bytes, kept for the next calls:
+        inputs are read, never kept, by the module (``wasm/ABI.md``), so one buffer serves
+        every call and saves an allocation and a free per call."""
+        if length > self._buffer_len:
+            if self._buffer_ptr:
+                self._free(self._buffer_ptr, self._buffer_len)
+                self._buffer_ptr, self._buffer_len = 0, 0
+            size = max(length, 64 * 1024)
+            ptr = self._alloc(size) & _MASK32
+            if ptr == 0:
+                raise TollgateError("too_large", "the module could not allocate the input")
+            self._buffer_ptr, self._buffer_len = ptr, size
+        return self._buffer_ptr
 
     def call_handle(self, name: str, handle: int) -> int:
         """Runs an export that takes a handle and returns an ``i32`` (unload, release)."""
