@@ -6,6 +6,7 @@ mod support;
 
 mod abi;
 mod differential;
+mod hosts;
 mod node;
 mod playground;
 mod python;

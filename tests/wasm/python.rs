@@ -7,28 +7,13 @@
 //! `TOLLGATE_TEST_PYTHON` names the interpreter (CI: a virtualenv with `pip install
 //! './python[test,openai-agents,langgraph]'`); otherwise `python3` is tried.
 
-use std::path::PathBuf;
 use std::process::Command;
 
+use crate::hosts::{self, tollgate_binary};
 use crate::support::wasm_module::{module_path, root};
 
 fn skip_or_fail(reason: &str) {
-    assert!(
-        std::env::var_os("TOLLGATE_REQUIRE_PYTHON").is_none(),
-        "TOLLGATE_REQUIRE_PYTHON is set, but {reason}"
-    );
-    eprintln!("skipping: {reason}");
-}
-
-/// `target/<profile>/tollgate`, built by the same `cargo test --workspace` (beside `deps/`,
-/// where this test binary runs).
-fn tollgate_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("TOLLGATE_BIN") {
-        return Some(PathBuf::from(path));
-    }
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("tollgate");
-    bin.is_file().then_some(bin)
+    hosts::skip_or_fail("TOLLGATE_REQUIRE_PYTHON", reason);
 }
 
 #[test]

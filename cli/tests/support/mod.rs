@@ -322,16 +322,3 @@ impl ReferenceDecider {
             .unwrap()
     }
 }
-
-/// `n` with thousands separators, as the CLI writes counts.
-pub fn thousands_for_test(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
