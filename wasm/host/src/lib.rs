@@ -590,24 +590,12 @@ impl WasmEngine {
         if entities.engine != self.id || self.entity_sets.remove(&entities.id).is_none() {
             return false;
         }
-        if let Some(instance) = &mut self.instance
-            && let Some(set) = instance.prepared.remove(&entities.id)
+        if let Some(set) = self
+            .instance
+            .as_mut()
+            .and_then(|i| i.prepared.remove(&entities.id))
         {
-            // As for unload: a trap here only costs the instance.
-            let limits = self.limits;
-            let released = instance
-                .store
-                .set_fuel(limits.fuel_per_call)
-                .map_err(|e| HostError::Trap(format!("{e:#}")))
-                .and_then(|()| {
-                    instance
-                        .release
-                        .call(&mut instance.store, set)
-                        .map_err(|e| HostError::Trap(format!("{e:#}")))
-                });
-            if released.is_err() {
-                self.instance = None;
-            }
+            self.forget_in_guest(|i| i.release.clone(), set);
         }
         true
     }
@@ -642,26 +630,31 @@ impl WasmEngine {
                 instance.prepared.remove(id);
             }
         }
-        if let Some(instance) = &mut self.instance
-            && let Some(handle) = instance.loaded.remove(&pack.id)
+        if let Some(handle) = self
+            .instance
+            .as_mut()
+            .and_then(|i| i.loaded.remove(&pack.id))
         {
-            // Unloading costs next to nothing; if it traps, drop the instance as after any trap.
-            let limits = self.limits;
-            let unloaded = instance
-                .store
-                .set_fuel(limits.fuel_per_call)
-                .map_err(|e| HostError::Trap(format!("{e:#}")))
-                .and_then(|()| {
-                    instance
-                        .unload
-                        .call(&mut instance.store, handle)
-                        .map_err(|e| HostError::Trap(format!("{e:#}")))
-                });
-            if unloaded.is_err() {
-                self.instance = None;
-            }
+            self.forget_in_guest(|i| i.unload.clone(), handle);
         }
         true
+    }
+
+    /// Calls a forgetting export (`tollgate_unload`, `tollgate_release_entities`) on `handle`
+    /// with a fresh fuel budget. Forgetting costs next to nothing; if it traps, the instance is
+    /// dropped as after any trap.
+    fn forget_in_guest(&mut self, export: fn(&Live) -> TypedFunc<u32, u32>, handle: u32) {
+        let Some(instance) = &mut self.instance else {
+            return;
+        };
+        let func = export(instance);
+        let forgotten = instance
+            .store
+            .set_fuel(self.limits.fuel_per_call)
+            .and_then(|()| func.call(&mut instance.store, handle));
+        if forgotten.is_err() {
+            self.instance = None;
+        }
     }
 
     /// The module's handle for `pack` in the current instance, loading it again first if the
