@@ -26,7 +26,7 @@ pub struct PlainRequest {
 impl PlainRequest {
     /// The same request tollgate would evaluate for `request` at `at`.
     pub fn new(pack: &Pack, request: &ProposedAction, at: Timestamp) -> Result<Self, InputError> {
-        let cedar = pack.cedar_request(request, at)?;
+        let cedar = pack.cedar_request_checked_by_cedar(request, at)?;
         let context = cedar
             .context()
             .and_then(|c| c.to_json_value().ok())

@@ -153,6 +153,7 @@ mod tests {
     fn parties(action: &str) -> (EntityUid, EntityUid) {
         match action {
             "Action::\"approve\"" => (uid("Human::\"h\""), uid("Token::\"t\"")),
+            "Action::\"deploy\"" => (uid("Agent::\"a\""), uid("Environment::\"e\"")),
             _ => (uid("Agent::\"a\""), uid("Token::\"t\"")),
         }
     }
@@ -327,6 +328,55 @@ mod tests {
             }
             m
         })
+    }
+
+    /// Whenever the request check vouches for a request, Cedar's request validation accepts
+    /// it; and the check vouches for most of the requests Cedar accepts, so that it is the path
+    /// decisions take. Principals and resources of other types than the action's are mixed in.
+    #[test]
+    fn the_request_check_admits_only_what_cedar_admits() {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let cases = (
+            prop::sample::select(vec![
+                "Action::\"add_token_scope\"",
+                "Action::\"approve\"",
+                "Action::\"deploy\"",
+            ]),
+            prop_oneof![
+                8 => Just(None),
+                1 => Just(Some("Human::\"h\"")),
+                1 => Just(Some("Token::\"t\"")),
+            ],
+            context(),
+        );
+        let types = schema().request_types();
+        let (mut vouched, mut accepted) = (0, 0);
+        for _ in 0..3000 {
+            let (action, principal, c) = cases.new_tree(&mut runner).unwrap().current();
+            let (p, r) = parties(action);
+            let p = principal.map_or(p, uid);
+            let built = direct_context(&c, schema().context_type(&uid(action)), Some(NOW));
+            let Some(built) = built else { continue };
+            let cedar = Request::new(
+                p.clone(),
+                uid(action),
+                r.clone(),
+                built,
+                Some(schema().cedar()),
+            );
+            accepted += usize::from(cedar.is_ok());
+            if types.admits(&p, &uid(action), &r, &c, true) {
+                vouched += 1;
+                assert!(
+                    cedar.is_ok(),
+                    "vouched for what Cedar refuses: {p} {action} {c:?}: {cedar:?}"
+                );
+            }
+        }
+        assert!(
+            vouched * 10 >= accepted * 9 && accepted > 300,
+            "vouched for {vouched} of the {accepted} requests Cedar accepts"
+        );
     }
 
     /// Whenever the fast path gives a request, Cedar's parser gives the same one; and the

@@ -8,6 +8,8 @@
 //! - `validation`: strict validation scoped to the actions each policy reaches (vs. validating
 //!   every policy against the whole schema).
 //! - `context`: a request's context built without Cedar's JSON parser (vs. the parser).
+//! - `request_check`: a request checked against the schema from its JSON (vs. Cedar's request
+//!   validation, which clones the context to type-check it).
 //! - `uid`: `Type::"id"` read without Cedar's parser (vs. the parser).
 //! - `parse`: large files parsed in halves (vs. the whole file).
 //! - `parallel`: two threads where there are two cores (vs. one after the other).
@@ -18,5 +20,6 @@ pub(crate) mod index;
 pub(crate) mod memo;
 pub(crate) mod parallel;
 pub(crate) mod parse;
+pub(crate) mod request_check;
 pub(crate) mod uid;
 pub(crate) mod validation;

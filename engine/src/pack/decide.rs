@@ -66,14 +66,15 @@ impl Pack {
 
     /// [`Pack::decide`] the plain way, the reference the index and the forbid handling are held
     /// equal to: every policy as a permit (the shadow set) in one evaluation, so that Cedar
-    /// reports every satisfied and erroring policy whatever its effect.
+    /// reports every satisfied and erroring policy whatever its effect; the request is checked
+    /// by Cedar's own request validation.
     pub(crate) fn decide_unindexed(
         &self,
         request: &ProposedAction,
         entities: &PreparedEntities,
         at: Timestamp,
     ) -> Result<Decision, InputError> {
-        let cedar_request = self.cedar_request(request, at)?;
+        let cedar_request = self.cedar_request_checked_by_cedar(request, at)?;
         let shadow = self
             .shadow()
             .map_err(|e| InputError::Internal(e.to_string()))?;
@@ -208,29 +209,69 @@ impl Pack {
         request: &ProposedAction,
         at: Timestamp,
     ) -> Result<Request, InputError> {
+        self.build_cedar_request(request, at, Check::Fast)
+    }
+
+    /// [`Pack::cedar_request`] with Cedar's own request validation whatever the request: the
+    /// reference the fast check (`accel::request_check`) is held equal to.
+    pub(crate) fn cedar_request_checked_by_cedar(
+        &self,
+        request: &ProposedAction,
+        at: Timestamp,
+    ) -> Result<Request, InputError> {
+        self.build_cedar_request(request, at, Check::Cedar)
+    }
+
+    fn build_cedar_request(
+        &self,
+        request: &ProposedAction,
+        at: Timestamp,
+        check: Check,
+    ) -> Result<Request, InputError> {
         if request.context.contains_key(NOW) {
             return Err(InputError::CallerSuppliedNow);
         }
         let schema = self.schema();
-        let action = request.action.uid();
+        let (principal, action, resource) = (
+            request.principal.uid(),
+            request.action.uid(),
+            request.resource.uid(),
+        );
         let now = self.needs_time(request).then(|| at.to_cedar_datetime());
-        let new_request = |context| {
+        let new_request = |context, schema: Option<&cedar_policy::Schema>| {
             Request::new(
-                request.principal.uid().clone(),
+                principal.clone(),
                 action.clone(),
-                request.resource.uid().clone(),
+                resource.clone(),
                 context,
-                schema.map(|s| s.cedar()),
+                schema,
             )
             .map_err(|e| InputError::Schema(error_chain(&e)))
         };
-        // The fast path (see `context.rs`); whatever it does not build, or builds and Cedar's
-        // type check refuses, goes through Cedar's JSON parser below, as if it had not run.
+        // The fast paths (see `accel::context` and `accel::request_check`); whatever they do
+        // not build or vouch for, or Cedar's check refuses, goes through Cedar's JSON parser
+        // and check below, as if they had not run.
         let hints = schema.and_then(|s| s.context_type(action));
-        if let Some(context) = direct_context(&request.context, hints, now.as_deref())
-            && let Ok(cedar_request) = new_request(context)
-        {
-            return Ok(cedar_request);
+        if let Some(context) = direct_context(&request.context, hints, now.as_deref()) {
+            let vouched = check == Check::Fast
+                && schema.is_some_and(|s| {
+                    s.request_types().admits(
+                        principal,
+                        action,
+                        resource,
+                        &request.context,
+                        now.is_some(),
+                    )
+                });
+            // Vouched for: Cedar's check would pass, so it is not run again.
+            let checked_by = if vouched {
+                None
+            } else {
+                schema.map(|s| s.cedar())
+            };
+            if let Ok(cedar_request) = new_request(context, checked_by) {
+                return Ok(cedar_request);
+            }
         }
         let mut context = request.context.clone();
         if let Some(now) = now {
@@ -245,8 +286,17 @@ impl Pack {
                 action: action.to_string(),
                 message: error_chain(&e),
             })?;
-        new_request(context)
+        new_request(context, schema.map(|s| s.cedar()))
     }
+}
+
+/// Who checks a request against the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// `accel::request_check` where it can vouch for the request, Cedar otherwise.
+    Fast,
+    /// Cedar, always.
+    Cedar,
 }
 
 /// The rule of docs/design.md ("Tiers") over satisfied and erroring policies (indices into `pack.policies()`):
@@ -417,6 +467,68 @@ mod tests {
         .unwrap();
         assert!(with_schema.needs_time(&request("timed")));
         assert!(!with_schema.needs_time(&request("untimed")));
+    }
+
+    /// A context the schema refuses is refused whichever check looks at it, with Cedar's
+    /// message; one it accepts is decided alike by both (attacks on `accel::request_check`).
+    #[test]
+    fn requests_the_schema_refuses_are_refused_on_the_fast_path_too() {
+        let p = Pack::load(PackSource {
+            policies: vec![SourceFile::new(
+                "p.cedar",
+                "@tier(\"auto\") permit(principal, action, resource) unless { context.env == \"prod\" };
+                 forbid(principal, action, resource) when { context has by && context.by == A::\"x\" };",
+            )],
+            schemas: vec![SourceFile::new(
+                "s.cedarschema",
+                "entity A; entity R;
+                 action go appliesTo { principal: A, resource: R,
+                     context: { now: datetime, env: String, n?: Long, by?: A, tags?: Set<String> } };",
+            )],
+        })
+        .unwrap();
+        let at = "2026-06-01T12:00:00Z".parse().unwrap();
+        let request = |principal: &str, context: Value| {
+            ProposedAction::from_json(&json!({
+                "principal": principal, "action": "Action::\"go\"", "resource": "R::\"r\"", "context": context,
+            }))
+            .unwrap()
+        };
+        for (principal, context) in [
+            ("A::\"a\"", json!({"env": 1})),
+            ("A::\"a\"", json!({"env": "dev", "n": "1"})),
+            (
+                "A::\"a\"",
+                json!({"env": "dev", "by": {"type": "R", "id": "x"}}),
+            ),
+            ("A::\"a\"", json!({"env": "dev", "tags": ["a", 1]})),
+            ("A::\"a\"", json!({"env": "dev", "extra": true})),
+            ("A::\"a\"", json!({})),
+            ("R::\"a\"", json!({"env": "dev"})),
+        ] {
+            let r = request(principal, context.clone());
+            let fast = p.decide(&r, &p.no_entities(), at);
+            assert!(fast.is_err(), "{context}: {fast:?}");
+            assert_eq!(
+                fast,
+                p.decide_unindexed(&r, &p.no_entities(), at),
+                "{context}"
+            );
+        }
+        for context in [
+            json!({"env": "dev", "n": 3, "tags": ["a"]}),
+            json!({"env": "prod"}),
+            json!({"env": "dev", "by": {"type": "A", "id": "x"}}),
+        ] {
+            let r = request("A::\"a\"", context.clone());
+            let fast = p.decide(&r, &p.no_entities(), at);
+            assert!(fast.is_ok(), "{context}: {fast:?}");
+            assert_eq!(
+                fast,
+                p.decide_unindexed(&r, &p.no_entities(), at),
+                "{context}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use cedar_policy::{EntityId, EntityNamespace, EntityTypeName, EntityUid, Schema, SchemaFragment};
 use serde_json::Value;
 
+use crate::accel::request_check::RequestTypes;
 use crate::annotations::{SCHEMA_KEYS, find_in_cedar, find_in_json, keys_help, misspelling_of};
 use crate::model::request::EntityRef;
 use crate::source::{DiagnosticCode, SourceDiagnostic, SourceFile};
@@ -41,6 +42,9 @@ pub struct PackSchema {
     /// For every declared action, its namespace and `appliesTo` as JSON text: actions with the
     /// same key have the same request environments.
     environments: HashMap<EntityUid, String>,
+    /// Each action's request types as Cedar's request validation checks them, where they can
+    /// be held exactly (see `accel::request_check`).
+    request_types: RequestTypes,
 }
 
 /// The type of an attribute as far as analysis and context building need it: entities, records,
@@ -125,6 +129,11 @@ impl PackSchema {
             .collect();
         let types = SchemaTypes::read(fragments_json.as_deref().unwrap_or_default());
         let hierarchy_complete = hierarchy.is_ok() && schema.is_complete();
+        let request_types = RequestTypes::read(
+            &schema,
+            fragments_json.as_deref().unwrap_or_default(),
+            &types.contexts,
+        );
         Ok(Self {
             schema,
             human_types,
@@ -135,6 +144,7 @@ impl PackSchema {
             fragments_json,
             hierarchy: hierarchy.unwrap_or_default(),
             hierarchy_complete,
+            request_types,
         })
     }
 
@@ -206,6 +216,12 @@ impl PackSchema {
     /// same request environments.
     pub(crate) fn environment_key(&self, action: &EntityUid) -> Option<&str> {
         self.environments.get(action).map(String::as_str)
+    }
+
+    /// The request types Cedar's request validation checks, for the check that can stand in
+    /// for it.
+    pub(crate) fn request_types(&self) -> &RequestTypes {
+        &self.request_types
     }
 
     /// The attributes of entity type `ty` (fully qualified) with their types.
@@ -484,7 +500,7 @@ pub(crate) fn action_uid(ns: &str, name: &str) -> Option<EntityUid> {
     Some(EntityUid::from_type_name_and_id(ty, EntityId::new(name)))
 }
 
-fn qualify(ns: &str, name: &str) -> String {
+pub(crate) fn qualify(ns: &str, name: &str) -> String {
     if ns.is_empty() {
         name.to_string()
     } else {
