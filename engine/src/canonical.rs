@@ -89,25 +89,34 @@ fn write_value(
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| utf16_order(a.0, b.0));
-            out.push('{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(k, out);
-                out.push(':');
-                let len = path.len();
-                path.push('/');
-                path.push_str(k);
-                write_value(v, out, path, fractions)?;
-                path.truncate(len);
-            }
-            out.push('}');
-        }
+        Value::Object(map) => write_members(map, out, path, fractions)?,
     }
+    Ok(())
+}
+
+/// Writes an object's members in canonical order, in braces; `path` is where the object is.
+fn write_members(
+    map: &serde_json::Map<String, Value>,
+    out: &mut String,
+    path: &mut String,
+    fractions: Fractions,
+) -> Result<(), NonIntegerNumber> {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_by(|a, b| utf16_order(a.0, b.0));
+    out.push('{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(k, out);
+        out.push(':');
+        let len = path.len();
+        path.push('/');
+        path.push_str(k);
+        write_value(v, out, path, fractions)?;
+        path.truncate(len);
+    }
+    out.push('}');
     Ok(())
 }
 
@@ -134,24 +143,7 @@ pub(crate) fn write_object(
     out: &mut String,
     path: &str,
 ) -> Result<(), NonIntegerNumber> {
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-    entries.sort_by(|a, b| utf16_order(a.0, b.0));
-    let mut path = path.to_string();
-    out.push('{');
-    for (i, (k, v)) in entries.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_string(k, out);
-        out.push(':');
-        let len = path.len();
-        path.push('/');
-        path.push_str(k);
-        write_value(v, out, &mut path, Fractions::Refuse)?;
-        path.truncate(len);
-    }
-    out.push('}');
-    Ok(())
+    write_members(map, out, &mut path.to_string(), Fractions::Refuse)
 }
 
 /// Writes `s` as a canonical JSON string.

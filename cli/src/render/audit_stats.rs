@@ -101,23 +101,39 @@ pub fn render(stats: &AuditStats) -> String {
     );
 
     let _ = writeln!(out, "Tiers");
-    let rows: Vec<Vec<String>> = stats
-        .tiers
-        .iter()
-        .map(|t| {
-            vec![
-                t.tier.as_str().to_string(),
-                t.decisions.to_string(),
-                percent(t.share),
-                t.approval_requests.to_string(),
-                t.approvals_requested.to_string(),
-                format!("{:.1}", t.approvals_requested_per_day),
-            ]
-        })
-        .collect();
-    table(
-        &mut out,
-        &[
+    tiers(stats).write_aligned(&mut out);
+    let _ = writeln!(out, "\nApprovers");
+    approvers(stats).write_aligned(&mut out);
+    let _ = writeln!(out, "\nGates (policies that required approval)");
+    gates(stats).write_aligned(&mut out);
+    if !stats.dual_pairs.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nDual control (the two first approvals of each dual request)"
+        );
+        dual_pairs(stats).write_aligned(&mut out);
+    }
+    out
+}
+
+/// One table of the report, shared by the terminal and HTML renderers: its head and rows of
+/// plain-text cells (names with control characters shown), which each renderer lays out and
+/// escapes its own way.
+pub struct Table {
+    pub head: &'static [&'static str],
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn write_aligned(&self, out: &mut String) {
+        table(out, self.head, &self.rows);
+    }
+}
+
+/// Decisions and reviewer workload per tier.
+pub fn tiers(stats: &AuditStats) -> Table {
+    Table {
+        head: &[
             "tier",
             "decisions",
             "share",
@@ -125,30 +141,27 @@ pub fn render(stats: &AuditStats) -> String {
             "approvals asked",
             "per day",
         ],
-        &rows,
-    );
+        rows: stats
+            .tiers
+            .iter()
+            .map(|t| {
+                vec![
+                    t.tier.as_str().to_string(),
+                    t.decisions.to_string(),
+                    percent(t.share),
+                    t.approval_requests.to_string(),
+                    t.approvals_requested.to_string(),
+                    format!("{:.1}", t.approvals_requested_per_day),
+                ]
+            })
+            .collect(),
+    }
+}
 
-    let _ = writeln!(out, "\nApprovers");
-    let rows: Vec<Vec<String>> = stats
-        .approvers
-        .iter()
-        .map(|a| {
-            vec![
-                shown(&a.approver).into_owned(),
-                a.approvals.to_string(),
-                a.rejections.to_string(),
-                percent(a.approve_rate),
-                opt_duration(a.median_seconds_to_approve),
-                opt_duration(a.p90_seconds_to_approve),
-                format!("{:.1}", a.approvals_per_day),
-                a.most_in_a_minute.to_string(),
-                a.flags.iter().map(flag_text).collect::<Vec<_>>().join("; "),
-            ]
-        })
-        .collect();
-    table(
-        &mut out,
-        &[
+/// Each approver's decisions, speed and flags.
+pub fn approvers(stats: &AuditStats) -> Table {
+    Table {
+        head: &[
             "approver",
             "approved",
             "rejected",
@@ -159,28 +172,30 @@ pub fn render(stats: &AuditStats) -> String {
             "max/min",
             "flags",
         ],
-        &rows,
-    );
+        rows: stats
+            .approvers
+            .iter()
+            .map(|a| {
+                vec![
+                    shown(&a.approver).into_owned(),
+                    a.approvals.to_string(),
+                    a.rejections.to_string(),
+                    percent(a.approve_rate),
+                    opt_duration(a.median_seconds_to_approve),
+                    opt_duration(a.p90_seconds_to_approve),
+                    format!("{:.1}", a.approvals_per_day),
+                    a.most_in_a_minute.to_string(),
+                    a.flags.iter().map(flag_text).collect::<Vec<_>>().join("; "),
+                ]
+            })
+            .collect(),
+    }
+}
 
-    let _ = writeln!(out, "\nGates (policies that required approval)");
-    let rows: Vec<Vec<String>> = stats
-        .policies
-        .iter()
-        .map(|p| {
-            vec![
-                shown(&p.policy).into_owned(),
-                p.approval_requests.to_string(),
-                p.approvals_requested.to_string(),
-                p.rejected.to_string(),
-                percent(p.rejection_rate),
-                opt_duration(p.median_wait_seconds),
-                verdict_text(p.verdict).to_string(),
-            ]
-        })
-        .collect();
-    table(
-        &mut out,
-        &[
+/// Each gate (policy that required approval) with its verdict.
+pub fn gates(stats: &AuditStats) -> Table {
+    Table {
+        head: &[
             "policy",
             "requests",
             "approvals",
@@ -189,15 +204,29 @@ pub fn render(stats: &AuditStats) -> String {
             "median wait",
             "verdict",
         ],
-        &rows,
-    );
+        rows: stats
+            .policies
+            .iter()
+            .map(|p| {
+                vec![
+                    shown(&p.policy).into_owned(),
+                    p.approval_requests.to_string(),
+                    p.approvals_requested.to_string(),
+                    p.rejected.to_string(),
+                    percent(p.rejection_rate),
+                    opt_duration(p.median_wait_seconds),
+                    verdict_text(p.verdict).to_string(),
+                ]
+            })
+            .collect(),
+    }
+}
 
-    if !stats.dual_pairs.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nDual control (the two first approvals of each dual request)"
-        );
-        let rows: Vec<Vec<String>> = stats
+/// The pairs that gave dual approvals, and whether the second came too fast too often.
+pub fn dual_pairs(stats: &AuditStats) -> Table {
+    Table {
+        head: &["pair", "dual requests", "second within the limit", "flag"],
+        rows: stats
             .dual_pairs
             .iter()
             .map(|p| {
@@ -213,14 +242,8 @@ pub fn render(stats: &AuditStats) -> String {
                     },
                 ]
             })
-            .collect();
-        table(
-            &mut out,
-            &["pair", "dual requests", "second within the limit", "flag"],
-            &rows,
-        );
+            .collect(),
     }
-    out
 }
 
 #[cfg(test)]

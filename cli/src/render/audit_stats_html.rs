@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use tollgate_engine::audit::stats::{AuditStats, PolicyVerdict};
 
-use super::audit_stats::{duration, flag_text, verdict_text};
+use super::audit_stats::{Table, approvers, dual_pairs, gates, tiers};
 
 /// `&`, `<`, `>`, `"` and `'` escaped, for text and attribute values.
 fn esc(text: &str) -> String {
@@ -186,13 +186,13 @@ fn policy_chart(stats: &AuditStats) -> String {
     svg
 }
 
-fn table(head: &[&str], rows: &[Vec<String>]) -> String {
+fn table(t: &Table) -> String {
     let mut out = String::from("<table><thead><tr>");
-    for h in head {
+    for h in t.head {
         let _ = write!(out, "<th>{}</th>", esc(h));
     }
     out.push_str("</tr></thead><tbody>");
-    for row in rows {
+    for row in &t.rows {
         out.push_str("<tr>");
         for cell in row {
             let _ = write!(out, "<td>{}</td>", esc(cell));
@@ -210,66 +210,6 @@ pub fn render(stats: &AuditStats) -> String {
         (Some(a), Some(b)) => format!("{a} to {b} ({} days)", w.days),
         _ => "no events".into(),
     };
-    let approvers: Vec<Vec<String>> = stats
-        .approvers
-        .iter()
-        .map(|a| {
-            vec![
-                a.approver.clone(),
-                a.approvals.to_string(),
-                a.rejections.to_string(),
-                format!("{:.0}%", a.approve_rate * 100.0),
-                a.median_seconds_to_approve.map_or("—".into(), duration),
-                a.p90_seconds_to_approve.map_or("—".into(), duration),
-                format!("{:.1}", a.approvals_per_day),
-                a.flags.iter().map(flag_text).collect::<Vec<_>>().join("; "),
-            ]
-        })
-        .collect();
-    let tiers: Vec<Vec<String>> = stats
-        .tiers
-        .iter()
-        .map(|t| {
-            vec![
-                t.tier.as_str().into(),
-                t.decisions.to_string(),
-                format!("{:.0}%", t.share * 100.0),
-                t.approvals_requested.to_string(),
-                format!("{:.1}", t.approvals_requested_per_day),
-            ]
-        })
-        .collect();
-    let policies: Vec<Vec<String>> = stats
-        .policies
-        .iter()
-        .map(|p| {
-            vec![
-                p.policy.clone(),
-                p.approval_requests.to_string(),
-                p.approvals_requested.to_string(),
-                p.rejected.to_string(),
-                p.median_wait_seconds.map_or("—".into(), duration),
-                verdict_text(p.verdict).into(),
-            ]
-        })
-        .collect();
-    let pairs: Vec<Vec<String>> = stats
-        .dual_pairs
-        .iter()
-        .map(|p| {
-            let [a, b] = &p.approvers;
-            vec![
-                format!("{a} + {b}"),
-                p.dual_requests.to_string(),
-                p.collapsed.to_string(),
-                if p.flagged {
-                    "dual collapse".into()
-                } else {
-                    String::new()
-                },
-            ]
-        })
-        .collect();
     format!(
         r#"<!DOCTYPE html>
 <html xmlns="http://www.w3.org/1999/xhtml" lang="en">
@@ -310,40 +250,12 @@ th, td {{ text-align: left; padding: 3px 10px 3px 0; border-bottom: 1px solid #e
         decisions = w.decisions,
         approvals = w.approval_records,
         span = esc(&span),
-        tiers = table(
-            &["tier", "decisions", "share", "approvals asked", "per day"],
-            &tiers
-        ),
-        approvers = table(
-            &[
-                "approver",
-                "approved",
-                "rejected",
-                "approve rate",
-                "median",
-                "p90",
-                "per day",
-                "flags"
-            ],
-            &approvers
-        ),
+        tiers = table(&tiers(stats)),
+        approvers = table(&approvers(stats)),
         per_day = per_day_chart(stats),
         times = time_chart(stats),
-        policies = table(
-            &[
-                "policy",
-                "requests",
-                "approvals asked",
-                "rejected",
-                "median wait",
-                "verdict"
-            ],
-            &policies
-        ),
+        policies = table(&gates(stats)),
         policy_chart = policy_chart(stats),
-        pairs = table(
-            &["pair", "dual requests", "second within the limit", "flag"],
-            &pairs
-        ),
+        pairs = table(&dual_pairs(stats)),
     )
 }
