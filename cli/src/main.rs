@@ -19,6 +19,9 @@ use clap::Parser;
 
 use crate::args::{Cli, Command};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit codes, documented in `tollgate --help` and the README.
 pub mod exit {
     /// Success: a decision was made / all clean.
