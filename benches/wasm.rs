@@ -4,6 +4,9 @@
 //!   service does per proposed action — and the native decision alone for scale;
 //! - the same decision with the entities prepared once (`prepare_entities` in the module,
 //!   `entities_from_json` natively): request JSON in, decision JSON out, on both sides;
+//! - the same on the 1,200 requests of examples/requests.jsonl in turn, one per iteration: the
+//!   mix `wasm/examples/node/bench.mjs` and `examples/python/bench.py` decide, so that the
+//!   three hosts can be compared on the same work;
 //! - `call_overhead`: a call that does no work (an empty decide input, answered with an error):
 //!   the cost of crossing into the module and back, buffers included;
 //! - `engine_creation`: a `WasmEngine` from a compiled module, and from bytes already seen
@@ -91,6 +94,24 @@ fn decide(c: &mut Criterion) {
         "the bench compares like with like"
     );
 
+    // Every line of the mix, as the module's decide input; both sides must agree on each.
+    let mix: Vec<String> = std::fs::read_to_string(root().join("examples/requests.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let request: Value = serde_json::from_str(l).unwrap();
+            json!({"request": request, "at": "2026-06-01T12:00:00Z"}).to_string()
+        })
+        .collect();
+    for input in &mix {
+        assert_eq!(
+            engine.decide_prepared(set, input).unwrap(),
+            native_decide_prepared(&pack, &entities, input),
+            "the bench compares like with like"
+        );
+    }
+
     let mut group = c.benchmark_group("decide");
     group.bench_function("native, JSON in and out", |b| {
         b.iter(|| native_decide(&pack, black_box(&input)))
@@ -106,6 +127,19 @@ fn decide(c: &mut Criterion) {
             engine
                 .decide_prepared(set, black_box(&request_input))
                 .unwrap()
+        })
+    });
+    let mut next = 0;
+    group.bench_function("native, prepared entities, the requests.jsonl mix", |b| {
+        b.iter(|| {
+            next = (next + 1) % mix.len();
+            native_decide_prepared(&pack, &entities, black_box(&mix[next]))
+        })
+    });
+    group.bench_function("wasm, prepared entities, the requests.jsonl mix", |b| {
+        b.iter(|| {
+            next = (next + 1) % mix.len();
+            engine.decide_prepared(set, black_box(&mix[next])).unwrap()
         })
     });
     group.bench_function("native, decide only (parsed request and entities)", |b| {
