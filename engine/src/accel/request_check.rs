@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use cedar_policy::{EntityTypeName, EntityUid, Schema};
 use serde_json::{Map, Value};
 
-use crate::schema::{AttrType, action_uid, qualify};
+use crate::schema::{AttrType, action_uid, members, namespaces, qualify};
 
 /// Per declared action, the principal and resource types and the context type, exactly as
 /// Cedar's request validation checks them.
@@ -98,25 +98,21 @@ impl RequestTypes {
         let mut actions = HashMap::new();
         for (ns, def) in namespaces(fragments) {
             for (name, action) in members(def, "actions") {
-                let Some(uid) = action_uid(ns, name) else {
+                let Some(uid) = action_uid(ns, name).filter(|uid| defined.contains(uid)) else {
                     continue;
                 };
                 let Some(applies_to) = action.get("appliesTo") else {
                     continue;
                 };
                 let context = match applies_to.get("context") {
-                    None => Some(Fields::new()),
+                    None => Fields::new(),
                     Some(ty) => match names.resolve(ty, 0) {
-                        Some(Ty::Record(fields)) => Some(fields),
-                        _ => None,
+                        Some(Ty::Record(fields)) => fields,
+                        _ => continue,
                     },
                 };
-                let empty = BTreeMap::new();
-                let hint = hints.get(&uid).unwrap_or(&empty);
-                let (Some(context), true) = (context, defined.contains(&uid)) else {
-                    continue;
-                };
-                if !agrees_fields(&context, hint) {
+                let no_hints = BTreeMap::new();
+                if !agrees_fields(&context, hints.get(&uid).unwrap_or(&no_hints)) {
                     continue;
                 }
                 let principals = names.plain(schema.principals_for_action(&uid));
@@ -213,19 +209,6 @@ fn agrees(ty: &Ty, hint: &AttrType) -> bool {
         (Ty::Extension(a), AttrType::Extension(b)) => a == b,
         _ => false,
     }
-}
-
-fn namespaces(fragments: &[Value]) -> impl Iterator<Item = (&String, &Value)> {
-    fragments
-        .iter()
-        .flat_map(|json| json.as_object().into_iter().flatten())
-}
-
-fn members<'a>(def: &'a Value, key: &str) -> impl Iterator<Item = (&'a String, &'a Value)> {
-    def.get(key)
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
 }
 
 /// The schema's common and entity types by base name, each base name used once.

@@ -351,29 +351,13 @@ struct SchemaTypes {
 
 impl SchemaTypes {
     fn read(jsons: &[Value]) -> Self {
-        let namespaces = || {
-            jsons
-                .iter()
-                .flat_map(|json| json.as_object().into_iter().flatten())
-        };
         let mut common: HashMap<String, Value> = HashMap::new();
         let mut entity_types: BTreeSet<String> = BTreeSet::new();
-        for (ns, def) in namespaces() {
-            for (name, ty) in def
-                .get("commonTypes")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
+        for (ns, def) in namespaces(jsons) {
+            for (name, ty) in members(def, "commonTypes") {
                 common.insert(qualify(ns, name), ty.clone());
             }
-            for name in def
-                .get("entityTypes")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .map(|(name, _)| name)
-            {
+            for name in members(def, "entityTypes").map(|(name, _)| name) {
                 entity_types.insert(qualify(ns, name));
             }
         }
@@ -384,13 +368,8 @@ impl SchemaTypes {
         let mut contexts = HashMap::new();
         let mut shapes = HashMap::new();
         let mut environments = HashMap::new();
-        for (ns, def) in namespaces() {
-            for (name, ty) in def
-                .get("entityTypes")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
+        for (ns, def) in namespaces(jsons) {
+            for (name, ty) in members(def, "entityTypes") {
                 let shape = match ty.get("shape") {
                     Some(shape) => match resolver.resolve(shape, ns, 0) {
                         AttrType::Record(attrs) => attrs,
@@ -400,12 +379,7 @@ impl SchemaTypes {
                 };
                 shapes.insert(qualify(ns, name), shape);
             }
-            for (name, action) in def
-                .get("actions")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
+            for (name, action) in members(def, "actions") {
                 let applies_to = action.get("appliesTo");
                 if let Some(uid) = action_uid(ns, name) {
                     let key = format!("{ns}\u{0}{}", applies_to.unwrap_or(&Value::Null));
@@ -447,10 +421,7 @@ impl Resolver<'_> {
         let name = ty.get("name").and_then(Value::as_str).unwrap_or_default();
         match kind {
             "Record" => AttrType::Record(
-                ty.get("attributes")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
+                members(ty, "attributes")
                     .map(|(k, v)| (k.clone(), self.resolve(v, ns, depth + 1)))
                     .collect(),
             ),
@@ -492,6 +463,25 @@ fn extension(name: &str) -> Option<AttrType> {
     let name = name.strip_prefix("__cedar::").unwrap_or(name);
     matches!(name, "datetime" | "duration" | "ipaddr" | "decimal")
         .then(|| AttrType::Extension(name.to_string()))
+}
+
+/// The namespaces of schema fragments in Cedar's JSON form, as (name, definition) pairs.
+pub(crate) fn namespaces(fragments: &[Value]) -> impl Iterator<Item = (&String, &Value)> {
+    fragments
+        .iter()
+        .flat_map(|json| json.as_object().into_iter().flatten())
+}
+
+/// The members of the JSON object under `key` in `def` (none if it is missing or not an
+/// object): a namespace's `commonTypes`, `entityTypes` or `actions`, a record's `attributes`.
+pub(crate) fn members<'a>(
+    def: &'a Value,
+    key: &str,
+) -> impl Iterator<Item = (&'a String, &'a Value)> {
+    def.get(key)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
 }
 
 /// The action `name` declared in namespace `ns` of a JSON schema fragment (`""` for none).
